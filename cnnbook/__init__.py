@@ -1,0 +1,22 @@
+"""cnnbook: the helper package of the executable book on ResNet, Inception and DenseNet."""
+
+from .budgets import Budget, get_budget
+from .data import load_cifar10
+from .models import count_parameters, get_model, list_models
+from .train import History, default_device, evaluate, fit, predict, set_seed
+
+__version__ = "0.1.0"
+__all__ = [
+    "Budget",
+    "History",
+    "count_parameters",
+    "default_device",
+    "evaluate",
+    "fit",
+    "get_budget",
+    "get_model",
+    "list_models",
+    "load_cifar10",
+    "predict",
+    "set_seed",
+]

@@ -1,0 +1,107 @@
+"""Checkpoints written atomically and read without executing pickled code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+FORMAT = "cnnbook-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be written or is not usable."""
+
+
+def atomic_save(obj, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename over it.
+
+    A crash, interrupt or full disk leaves either the old file or the new one, never half.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}. Choose a writable folder.") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CheckpointError(
+                f"cannot write {path}: {exc.strerror or exc}. The previous file, if any, is intact; "
+                "free disk space or choose another folder."
+            ) from None
+        raise
+    return path
+
+
+def safe_load(path: str | Path):
+    """``torch.load(..., weights_only=True)`` on CPU with errors that say what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain containers; refusing to unpickle "
+            f"it (weights_only=True). Details: {str(exc).splitlines()[0]}"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"{path} is truncated, corrupt or not a PyTorch file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no details'})"
+        ) from None
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, **state) -> Path:
+    """Save ``model``'s weights, its registry name and class count, and any extra ``state``."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_name": getattr(model, "registry_name", type(model).__name__),
+        "num_classes": _num_classes(model),
+        "model_state": model.state_dict(),
+        **state,
+    }
+    return atomic_save(payload, path)
+
+
+def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> dict:
+    """Read a cnnbook checkpoint; with ``model``, check it matches and load its weights."""
+    ckpt = safe_load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not a cnnbook checkpoint")
+    if model is not None:
+        name = getattr(model, "registry_name", type(model).__name__)
+        if ckpt["model_name"] != name:
+            raise CheckpointError(
+                f"{path} holds a {ckpt['model_name']!r} model, not {name!r}: build "
+                f"get_model({ckpt['model_name']!r}, num_classes={ckpt['num_classes']}) to load it"
+            )
+        if ckpt["num_classes"] != _num_classes(model):
+            raise CheckpointError(
+                f"{path} was trained for {ckpt['num_classes']} classes, the model has "
+                f"{_num_classes(model)}"
+            )
+        try:
+            model.load_state_dict(ckpt["model_state"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path} does not fit this model: {str(exc).splitlines()[0]}") from None
+    return ckpt
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return last[-1].out_features if last else None

@@ -1,0 +1,305 @@
+"""CIFAR-10 as uint8 tensors: find it, decode it once, split it, batch and augment it.
+
+Where the data comes from, in order:
+
+1. ``CNNBOOK_DATA`` (or the ``root`` argument): a folder holding torchvision's canonical
+   ``cifar-10-batches-py/`` or an image-folder tree ``cifar10/{train,test}/<class>/``.
+2. Unset: a per-user folder (``$XDG_DATA_HOME/cnnbook``, else ``~/.local/share/cnnbook``)
+   into which torchvision downloads CIFAR-10 when the network is there.
+
+Decoded arrays are cached in ``CNNBOOK_CACHE`` (default ``~/.cache/cnnbook``), never in the
+data folder, keyed by the source's fingerprint so a changed source is re-decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_save, safe_load
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+           "dog", "frog", "horse", "ship", "truck")
+# Per-channel statistics of the CIFAR-10 training images (canonical release).
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+CACHE_VERSION = 1
+CANONICAL_DIR = "cifar-10-batches-py"
+IMAGE_FOLDER_DIR = "cifar10"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """CIFAR-10 is neither where we looked nor downloadable."""
+
+
+class DataFormatError(ValueError):
+    """The data folder exists but does not hold a valid CIFAR-10 copy."""
+
+
+def default_data_root() -> Path:
+    """The per-user folder used when ``CNNBOOK_DATA`` is unset."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "cnnbook"
+
+
+def data_root() -> Path:
+    """``CNNBOOK_DATA`` if set, else the per-user default."""
+    env = os.environ.get("CNNBOOK_DATA")
+    return Path(env).expanduser() if env else default_data_root()
+
+
+def cache_dir() -> Path:
+    """Folder for decoded-array caches (``CNNBOOK_CACHE``, default ``~/.cache/cnnbook``)."""
+    env = os.environ.get("CNNBOOK_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnbook"
+    return base.expanduser()
+
+
+@dataclass
+class Split:
+    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` int64 of one split."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def take(self, n: int | None, seed: int = 0) -> "Split":
+        """A random subset of ``n`` examples (all of them when ``n`` is None)."""
+        if n is None:
+            return self
+        if not 0 < n <= len(self):
+            raise ValueError(f"subset must be between 1 and {len(self)} (the split's size), got {n}")
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        idx = idx.to(self.images.device)
+        return Split(self.images[idx], self.labels[idx])
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, augment: bool = False,
+                seed: int = 0, drop_last: bool = False,
+                transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield float batches and labels on the split's device.
+
+        ``transform`` turns a uint8 batch into the model's input (default :func:`normalize`).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        n = len(self)
+        order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+        order = order.to(self.images.device)
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        for start in range(0, stop, batch_size):
+            idx = order[start:start + batch_size]
+            x = self.images[idx]
+            if augment:
+                x = augment_batch(x, gen)
+            yield (transform or normalize)(x), self.labels[idx]
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        n = len(self)
+        return n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
+
+
+@dataclass
+class CIFAR10:
+    """Train / validation / test splits and class names."""
+
+    train: Split
+    val: Split
+    test: Split
+    classes: tuple[str, ...]
+    variant: str  # "canonical" or "jpeg-image-folder"
+    source: str
+
+    def to(self, device: torch.device | str) -> "CIFAR10":
+        return CIFAR10(self.train.to(device), self.val.to(device), self.test.to(device),
+                       self.classes, self.variant, self.source)
+
+    def __repr__(self) -> str:
+        return (f"CIFAR10(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
+                f"variant={self.variant!r}, source={self.source!r})")
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` -> float32, per-channel standardised, channels-last."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1) * 255
+    x = (x.float() - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def denormalize(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`normalize`, to floats in [0, 1] for display."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    return (x * std + mean).clamp(0, 1)
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random ``padding``-pixel crop (zero padding) and horizontal flip of a whole uint8 batch.
+
+    One gather per batch, no per-image Python: each image gets its own offset and flip.
+    """
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    rows = dy[:, None] + torch.arange(h, device=x.device)  # (n, h)
+    cols = torch.arange(w, device=x.device).expand(n, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]  # (n, w)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
+    return out.permute(0, 3, 1, 2)
+
+
+def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed random train/validation partition of ``range(n)``."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:], perm[:val_size]
+
+
+def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
+                 val_size: int = 5000, test_subset: int | None = None, seed: int = 0,
+                 download: bool = True) -> CIFAR10:
+    """Load CIFAR-10 as :class:`CIFAR10` splits (45k train / 5k validation / 10k test).
+
+    ``subset`` keeps a random part of the training split for short runs; ``test_subset``
+    likewise for the test split. The validation split is fixed by ``seed``.
+    """
+    if val_size < 1 or val_size >= 50000:
+        raise ValueError(f"val_size must be between 1 and 49999, got {val_size}")
+    arrays, variant, source = _load_arrays(Path(root).expanduser() if root else data_root(), download)
+    train_idx, val_idx = split_indices(len(arrays["train_labels"]), val_size, seed)
+    train = Split(arrays["train_images"][train_idx], arrays["train_labels"][train_idx])
+    val = Split(arrays["train_images"][val_idx], arrays["train_labels"][val_idx])
+    test = Split(arrays["test_images"], arrays["test_labels"])
+    return CIFAR10(train.take(subset, seed), val, test.take(test_subset, seed), CLASSES, variant, source)
+
+
+def _load_arrays(root: Path, download: bool) -> tuple[dict, str, str]:
+    canonical, folder = root / CANONICAL_DIR, root / IMAGE_FOLDER_DIR
+    if canonical.is_dir():
+        return _cached(canonical, "canonical", _read_canonical), "canonical", str(canonical)
+    if folder.is_dir():
+        return _cached(folder, "jpeg-image-folder", _read_image_folder), "jpeg-image-folder", str(folder)
+    if download:
+        try:
+            import torchvision
+
+            torchvision.datasets.CIFAR10(root, train=True, download=True)
+        except Exception as exc:  # offline, DNS, permission...
+            raise _not_found(root, f"the download into {root} failed ({type(exc).__name__}: {exc})") from None
+        return _cached(canonical, "canonical", _read_canonical), "canonical", str(canonical)
+    raise _not_found(root, "download=False")
+
+
+def _not_found(root: Path, why: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"CIFAR-10 not found. Looked for {root / CANONICAL_DIR} (torchvision's files) and "
+        f"{root / IMAGE_FOLDER_DIR}/{{train,test}}/<class>/ (image folders); {why}. "
+        "Fix: set CNNBOOK_DATA to a folder holding one of these "
+        "(e.g. export CNNBOOK_DATA=../shared/data), or run once with network access so "
+        f"torchvision can download it into {root}."
+    )
+
+
+def _fingerprint(folder: Path) -> str:
+    """Hash of every file's relative path, size and mtime below ``folder``."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            st = os.stat(os.path.join(dirpath, name))
+            rel = os.path.relpath(os.path.join(dirpath, name), folder)
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _cached(folder: Path, variant: str, reader) -> dict:
+    """Decode ``folder`` with ``reader`` once; reuse the cache while the fingerprint matches."""
+    key = _fingerprint(folder)
+    path = cache_dir() / f"cifar10-{variant}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]}.pt"
+    if path.exists():
+        try:
+            cached = safe_load(path)
+            if cached.get("fingerprint") == key and cached.get("version") == CACHE_VERSION:
+                return cached["arrays"]
+        except Exception:
+            pass  # corrupt or foreign cache: rebuild it below
+    arrays = reader(folder)
+    try:
+        atomic_save({"version": CACHE_VERSION, "fingerprint": key, "arrays": arrays}, path)
+    except OSError:
+        pass  # an unwritable cache only costs time on the next load
+    return arrays
+
+
+def _read_canonical(folder: Path) -> dict:
+    import torchvision
+
+    out = {}
+    for train, prefix in ((True, "train"), (False, "test")):
+        try:
+            ds = torchvision.datasets.CIFAR10(folder.parent, train=train, download=False)
+        except RuntimeError as exc:
+            raise DataFormatError(
+                f"{folder} failed torchvision's integrity check ({exc}). Delete it and download "
+                "again, or point CNNBOOK_DATA at a good copy."
+            ) from None
+        out[f"{prefix}_images"] = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
+        out[f"{prefix}_labels"] = torch.tensor(ds.targets, dtype=torch.int64)
+    return out
+
+
+def _read_image_folder(folder: Path) -> dict:
+    from PIL import Image
+
+    out = {}
+    for split, expected in (("train", 5000), ("test", 1000)):
+        split_dir = folder / split
+        if not split_dir.is_dir():
+            raise DataFormatError(f"{split_dir} is missing; expected {folder}/{{train,test}}/<class>/")
+        found = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+        if tuple(found) != CLASSES:
+            missing = sorted(set(CLASSES) - set(found))
+            extra = sorted(set(found) - set(CLASSES))
+            raise DataFormatError(
+                f"{split_dir} must hold exactly the 10 CIFAR-10 class folders. "
+                f"Missing: {missing or 'none'}; unexpected: {extra or 'none'}."
+            )
+        images, labels = [], []
+        for label, cls in enumerate(CLASSES):
+            files = sorted(p for p in (split_dir / cls).iterdir() if p.is_file())
+            if not files:
+                raise DataFormatError(f"class folder {split_dir / cls} is empty")
+            for path in files:
+                try:
+                    with Image.open(path) as img:
+                        arr = np.asarray(img.convert("RGB"))
+                except Exception as exc:
+                    raise DataFormatError(f"cannot decode {path}: {exc}. Remove or replace the file.") from None
+                if arr.shape != (32, 32, 3):
+                    raise DataFormatError(f"{path} is {arr.shape[1]}x{arr.shape[0]}, expected 32x32 RGB")
+                images.append(arr)
+                labels.append(label)
+        out[f"{split}_images"] = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
+        out[f"{split}_labels"] = torch.tensor(labels, dtype=torch.int64)
+    return out

@@ -1,0 +1,58 @@
+"""Look inside a network: activations via forward hooks, gradient norms per layer."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@contextmanager
+def capture_outputs(model: nn.Module, names: list[str]):
+    """Within the block, ``store[name]`` holds the latest output of each named submodule."""
+    modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise ValueError(f"no submodule named {missing}; some valid names: {list(modules)[1:12]}")
+    store: dict[str, torch.Tensor] = {}
+    handles = [modules[n].register_forward_hook(_saver(store, n)) for n in names]
+    try:
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _saver(store: dict, name: str):
+    def hook(module, inputs, output):
+        store[name] = output.detach()
+    return hook
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, images: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
+    """Outputs of the named submodules for a normalised batch ``images`` (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with capture_outputs(model, names) as store:
+        model(images.to(device))
+    model.train(was_training)
+    return {n: store[n].cpu() for n in names}
+
+
+def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   layer_type: type = nn.Conv2d) -> tuple[list[str], list[float]]:
+    """L2 norm of the loss gradient w.r.t. each ``layer_type`` layer's weight, input to output."""
+    model.zero_grad(set_to_none=True)
+    device = next(model.parameters()).device
+    F.cross_entropy(model(x.to(device)), y.to(device)).backward()
+    names, norms = [], []
+    for name, module in model.named_modules():
+        if isinstance(module, layer_type) and module.weight.grad is not None:
+            names.append(name)
+            norms.append(module.weight.grad.norm().item())
+    model.zero_grad(set_to_none=True)
+    return names, norms

@@ -1,0 +1,156 @@
+"""Transfer learning with torchvision's ImageNet models, done the modern way.
+
+* ``weights="DEFAULT"`` (the ``weights=`` API, not the removed ``pretrained=True``);
+  offline it fails with one :class:`WeightsUnavailableError` instead of a stack of URL errors.
+* ``inception_v3`` is loaded with its auxiliary head (the weights require it) and the head
+  is dropped afterwards; passing ``aux_logits=False`` together with weights raises.
+* A frozen backbone is run once over the data (:func:`extract_features`); only the new
+  head trains, on the cached features (:func:`fit_head`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Split
+from .train import History, default_device
+
+# name -> (torchvision weights enum, attribute of the classification head)
+MODELS = {
+    "resnet50": ("ResNet50_Weights", "fc"),
+    "inception_v3": ("Inception_V3_Weights", "fc"),
+    "densenet121": ("DenseNet121_Weights", "classifier"),
+    "googlenet": ("GoogLeNet_Weights", "fc"),
+}
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be loaded (usually: no network)."""
+
+
+@dataclass(frozen=True)
+class ImageNetInput:
+    """uint8 CIFAR batch -> the pretrained model's input: resized, ImageNet-normalised."""
+
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().div_(255)
+        if x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+def pretrained(name: str, num_classes: int, weights: str | None = "DEFAULT", freeze: bool = False,
+               input_size: int | None = None) -> tuple[nn.Module, ImageNetInput]:
+    """A torchvision model with a new ``num_classes`` head and its input transform.
+
+    ``weights="DEFAULT"`` loads ImageNet weights (download needs the network); ``None`` starts
+    from random initialisation. ``freeze=True`` stops gradients everywhere but the new head.
+    ``input_size`` overrides the weights' crop size (e.g. smaller images on a CPU).
+    """
+    import torchvision
+
+    if name not in MODELS:
+        raise ValueError(f"unknown pretrained model {name!r}; valid: {', '.join(MODELS)}")
+    enum_name, head = MODELS[name]
+    weights_enum = getattr(torchvision.models, enum_name)
+    if weights not in (None, "DEFAULT"):
+        weights = weights_enum[weights] if isinstance(weights, str) else weights
+    kwargs = {}
+    if weights is None and name in ("inception_v3", "googlenet"):
+        kwargs = {"aux_logits": False, "init_weights": True}
+    try:
+        model = torchvision.models.get_model(name, weights=weights, **kwargs)
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError
+        raise WeightsUnavailableError(
+            f"could not load ImageNet weights for {name} ({type(exc).__name__}: {exc}). "
+            "Downloading them needs network access (they are cached in ~/.cache/torch afterwards). "
+            "Use weights=None to train the same model from random initialisation."
+        ) from None
+    if name in ("inception_v3", "googlenet") and getattr(model, "aux_logits", False):
+        model.aux_logits = False  # the weights come with auxiliary heads; drop them now
+        for aux in ("AuxLogits", "aux1", "aux2"):
+            if hasattr(model, aux):
+                setattr(model, aux, None)
+    if freeze:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    old = getattr(model, head)
+    setattr(model, head, nn.Linear(old.in_features, num_classes))
+    model.registry_name = f"torchvision.{name}"
+    preset = (weights_enum.DEFAULT if weights in (None, "DEFAULT") else weights).transforms()
+    size = input_size or preset.crop_size[0]
+    return model, ImageNetInput(size, tuple(preset.mean), tuple(preset.std))
+
+
+def head_of(model: nn.Module) -> nn.Module:
+    """The classification head of a model built by :func:`pretrained`."""
+    return getattr(model, MODELS[model.registry_name.removeprefix("torchvision.")][1])
+
+
+@torch.inference_mode()
+def extract_features(model: nn.Module, split: Split, transform: ImageNetInput,
+                     batch_size: int = 64) -> torch.Tensor:
+    """Run the backbone (everything but the head) once over ``split``: ``(N, D)`` features."""
+    name = MODELS[model.registry_name.removeprefix("torchvision.")][1]
+    head = getattr(model, name)
+    setattr(model, name, nn.Identity())
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        feats = [model(x).float() for x, _ in split.to(device).batches(batch_size, transform=transform)]
+    finally:
+        setattr(model, name, head)
+        model.train(was_training)
+    return torch.cat(feats).cpu()
+
+
+def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor | None = None,
+             val_y: torch.Tensor | None = None, *, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
+             weight_decay: float = 1e-4, seed: int = 0) -> History:
+    """Train a linear head on cached features with Adam; history has the same keys as ``fit``."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    history = History()
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        head.train()
+        order = torch.randperm(len(train_y), generator=gen)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            logits = head(train_x[idx])
+            loss = F.cross_entropy(logits, train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == train_y[idx]).sum().item()
+        seconds = time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / len(order), "train_acc": correct / len(order),
+                  "lr": lr, "seconds": seconds, "images_per_s": len(order) / seconds}
+        if val_x is not None:
+            with torch.no_grad():
+                head.eval()
+                logits = head(val_x)
+                record.update(val_loss=F.cross_entropy(logits, val_y).item(),
+                              val_acc=(logits.argmax(1) == val_y).float().mean().item())
+        history.append(record)
+    return history
+
+
+def device_for_transfer() -> torch.device:
+    """Where transfer-learning runs go (same rule as training)."""
+    return default_device()

@@ -1,0 +1,122 @@
+"""Plots for the book: training curves, image grids, feature maps, filters."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from .train import History
+
+COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def plot_history(runs: History | Mapping[str, History], title: str | None = None,
+                 metrics: Sequence[str] = ("loss", "acc"), axes=None):
+    """Loss and accuracy per epoch; training solid, validation dashed; several runs overlaid."""
+    if isinstance(runs, History):
+        runs = {"": runs}
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
+        axes = axes[0]
+    for (label, hist), color in zip(runs.items(), COLORS * 10):
+        for ax, metric in zip(axes, metrics):
+            scale = 100 if metric == "acc" else 1
+            for split, style in (("train", "-"), ("val", "--")):
+                key = f"{split}_{metric}"
+                if hist.records and key in hist.last:
+                    name = f"{label} {split}".strip()
+                    ax.plot(hist["epoch"], [scale * v for v in hist[key]], style, color=color,
+                            marker="o", markersize=3, label=name)
+    for ax, metric in zip(axes, metrics):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)" if metric == "acc" else metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def show_images(images: torch.Tensor, labels: Sequence[int], classes: Sequence[str],
+                preds: Sequence[int] | None = None, ncols: int = 8, title: str | None = None):
+    """A grid of uint8 images with their true labels (and predictions: green right, red wrong)."""
+    n = len(images)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.75 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i].permute(1, 2, 0).cpu().numpy())
+        text, color = classes[int(labels[i])], "black"
+        if preds is not None:
+            correct = int(preds[i]) == int(labels[i])
+            text = f"{classes[int(labels[i])]}\n→ {classes[int(preds[i])]}"
+            color = "tab:green" if correct else "tab:red"
+        ax.set_title(text, fontsize=8, color=color)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(maps: Mapping[str, torch.Tensor], image_index: int = 0, channels: int = 8,
+                      title: str | None = None):
+    """One row per layer: the first ``channels`` activation maps of one image."""
+    fig, axes = plt.subplots(len(maps), channels, figsize=(1.3 * channels, 1.5 * len(maps)), squeeze=False)
+    for row, (name, fmap) in zip(axes, maps.items()):
+        fmap = fmap[image_index]
+        for c, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < fmap.shape[0]:
+                ax.imshow(fmap[c].numpy(), cmap="viridis")
+        row[0].set_ylabel(f"{name}\n{tuple(fmap.shape)}", fontsize=7, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(weight: torch.Tensor, ncols: int = 16, title: str | None = None):
+    """First-layer convolution filters ``(out, 3, k, k)`` shown as small RGB patches."""
+    w = weight.detach().cpu()
+    w = (w - w.amin(dim=(1, 2, 3), keepdim=True)) / (w.amax(dim=(1, 2, 3), keepdim=True)
+                                                       - w.amin(dim=(1, 2, 3), keepdim=True) + 1e-8)
+    nrows = math.ceil(len(w) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(0.6 * ncols, 0.6 * nrows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(w):
+            ax.imshow(w[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(values: Mapping[str, float], ylabel: str, title: str | None = None, percent: bool = False):
+    """A labelled bar chart (e.g. per-class accuracy)."""
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(values)), 3.2))
+    scale = 100 if percent else 1
+    bars = ax.bar(list(values), [scale * v for v in values.values()], color=COLORS[0])
+    ax.bar_label(bars, fmt="%.0f" if percent else "%.2g", fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=45)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_source(obj) -> None:
+    """Display the source code of a class or function from the package, highlighted."""
+    import inspect
+
+    from IPython.display import Code, display
+
+    display(Code(inspect.getsource(obj), language="python"))

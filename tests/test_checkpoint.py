@@ -1,0 +1,79 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from cnnbook.checkpoint import CheckpointError, atomic_save, load_checkpoint, safe_load, save_checkpoint
+from cnnbook.models import get_model
+
+
+def test_round_trip_restores_weights(tmp_path):
+    model = get_model("resnet20")
+    save_checkpoint(tmp_path / "a.pt", model, epoch=3)
+    other = get_model("resnet20")
+    ckpt = load_checkpoint(tmp_path / "a.pt", other)
+    assert ckpt["epoch"] == 3
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+
+
+def test_truncated_file_is_reported(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", get_model("resnet20"))
+    data = (tmp_path / "a.pt").read_bytes()
+    (tmp_path / "a.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated, corrupt or not a PyTorch file"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+def test_other_architecture_and_class_count_are_reported(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", get_model("resnet20"))
+    with pytest.raises(CheckpointError, match="holds a 'resnet20' model, not 'plain20'"):
+        load_checkpoint(tmp_path / "a.pt", get_model("plain20"))
+    with pytest.raises(CheckpointError, match="trained for 10 classes, the model has 5"):
+        load_checkpoint(tmp_path / "a.pt", get_model("resnet20", num_classes=5))
+
+
+def test_a_plain_torch_file_is_not_a_checkpoint(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="not a cnnbook checkpoint"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"format": "cnnbook-checkpoint", "x": Evil()}, f)
+    torch.save({"obj": Evil()}, tmp_path / "evil2.pt")
+    for name in ("evil.pt", "evil2.pt"):
+        with pytest.raises(CheckpointError):
+            safe_load(tmp_path / name)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    atomic_save({"v": 1}, tmp_path / "a.pt")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match="No space left on device.*previous file, if any, is intact"):
+        atomic_save({"v": 2}, tmp_path / "a.pt")
+    monkeypatch.undo()
+    assert safe_load(tmp_path / "a.pt") == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+
+
+def test_unwritable_destination_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CheckpointError, match="cannot write .*Choose a writable folder"):
+        atomic_save({"v": 1}, blocker / "sub" / "a.pt")

@@ -1,0 +1,167 @@
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from cnnbook import data
+from cnnbook.data import CLASSES, DataFormatError, DataNotFoundError, Split, augment_batch, load_cifar10
+
+
+def test_real_cifar_splits_have_the_right_sizes_dtypes_and_no_overlap(cifar):
+    assert (len(cifar.train), len(cifar.val), len(cifar.test)) == (45_000, 5_000, 10_000)
+    assert cifar.train.images.dtype == torch.uint8 and cifar.train.images.shape[1:] == (3, 32, 32)
+    assert cifar.train.labels.dtype == torch.int64
+    assert torch.bincount(cifar.test.labels).tolist() == [1000] * 10
+    assert cifar.classes == CLASSES
+    # train and validation come from disjoint images
+    train_keys = {bytes(img.numpy()) for img in cifar.train.images[:2000]}
+    assert not train_keys & {bytes(img.numpy()) for img in cifar.val.images}
+
+
+def test_validation_split_is_fixed_by_the_seed():
+    a, _ = data.split_indices(100, 10, seed=0)
+    b, _ = data.split_indices(100, 10, seed=0)
+    c, _ = data.split_indices(100, 10, seed=1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_subset_takes_that_many_and_rejects_too_many(tiny_split):
+    assert len(tiny_split.take(10)) == 10
+    with pytest.raises(ValueError, match="between 1 and 64"):
+        tiny_split.take(65)
+
+
+def test_augmentation_is_deterministic_under_a_seed_and_does_something(tiny_split):
+    x = tiny_split.images
+    a = augment_batch(x, torch.Generator().manual_seed(3))
+    b = augment_batch(x, torch.Generator().manual_seed(3))
+    c = augment_batch(x, torch.Generator().manual_seed(4))
+    assert a.dtype == torch.uint8 and a.shape == x.shape
+    assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, x)
+
+
+def test_augmentation_is_a_crop_or_a_mirrored_crop_of_the_padded_image():
+    x = torch.arange(3 * 32 * 32, dtype=torch.int64).view(1, 3, 32, 32).remainder(251).to(torch.uint8)
+    x = x.expand(50, -1, -1, -1).contiguous()
+    out = augment_batch(x, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x[0], (4, 4, 4, 4))
+    windows = {bytes(padded[:, i:i + 32, j:j + 32].numpy()) for i in range(9) for j in range(9)}
+    windows |= {bytes(torch.flip(padded[:, i:i + 32, j:j + 32], dims=[2]).numpy()) for i in range(9) for j in range(9)}
+    assert all(bytes(img.numpy()) in windows for img in out)
+
+
+def test_batches_are_normalised_channels_last_floats(tiny_split):
+    x, y = next(tiny_split.batches(16, shuffle=True, seed=0))
+    assert x.dtype == torch.float32 and x.shape == (16, 3, 32, 32)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert abs(x.mean().item()) < 1.0 and y.shape == (16,)
+    assert sum(len(b[1]) for b in tiny_split.batches(10, drop_last=True)) == 60
+
+
+def test_missing_data_names_the_folders_and_the_fix(tmp_path):
+    with pytest.raises(DataNotFoundError) as err:
+        load_cifar10(tmp_path, download=False)
+    msg = str(err.value)
+    assert "cifar-10-batches-py" in msg and "cifar10" in msg and "CNNBOOK_DATA" in msg
+
+
+def test_failed_download_gives_one_clear_error(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(DataNotFoundError, match="download into .* failed"):
+        load_cifar10(tmp_path, download=True)
+
+
+def test_data_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNBOOK_DATA", str(tmp_path))
+    assert data.data_root() == tmp_path
+    monkeypatch.delenv("CNNBOOK_DATA")
+    assert data.data_root() == data.default_data_root()
+
+
+def make_tree(root, per_class=2):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class), ("test", 1)):
+        for cls in CLASSES:
+            folder = root / "cifar10" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNBOOK_CACHE", str(tmp_path / "cache"))
+    return make_tree(tmp_path / "data")
+
+
+def test_image_folder_tree_is_decoded_and_cached_outside_it(tree, tmp_path):
+    d = load_cifar10(tree, val_size=5)
+    assert (len(d.train), len(d.val), len(d.test)) == (15, 5, 10)
+    assert d.variant == "jpeg-image-folder"
+    assert list((tmp_path / "cache").glob("cifar10-*.pt"))
+    assert not list(tree.rglob("*.pt"))
+
+
+def test_a_changed_source_is_decoded_again_not_served_stale(tree):
+    before = load_cifar10(tree, val_size=5)
+    img = tree / "cifar10" / "test" / "airplane" / "0.png"
+    Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(img)
+    after = load_cifar10(tree, val_size=5)
+    assert not torch.equal(before.test.images, after.test.images)
+    assert after.test.images[0].sum() == 0
+
+
+def test_a_corrupt_cache_is_rebuilt(tree, tmp_path):
+    load_cifar10(tree, val_size=5)
+    cache = next((tmp_path / "cache").glob("cifar10-*.pt"))
+    cache.write_bytes(b"garbage")
+    assert len(load_cifar10(tree, val_size=5).test) == 10
+
+
+def test_a_missing_class_folder_is_named(tree):
+    for f in (tree / "cifar10" / "train" / "cat").iterdir():
+        f.unlink()
+    (tree / "cifar10" / "train" / "cat").rmdir()
+    with pytest.raises(DataFormatError, match=r"Missing: \['cat'\]"):
+        load_cifar10(tree, val_size=5)
+
+
+def test_an_extra_class_folder_is_named(tree):
+    (tree / "cifar10" / "train" / "unicorn").mkdir()
+    with pytest.raises(DataFormatError, match=r"unexpected: \['unicorn'\]"):
+        load_cifar10(tree, val_size=5)
+
+
+def test_an_empty_class_is_named(tree):
+    for f in (tree / "cifar10" / "test" / "dog").iterdir():
+        f.unlink()
+    with pytest.raises(DataFormatError, match="dog is empty"):
+        load_cifar10(tree, val_size=5)
+
+
+def test_a_truncated_image_is_named(tree):
+    bad = tree / "cifar10" / "train" / "frog" / "1.png"
+    bad.write_bytes(bad.read_bytes()[:40])
+    with pytest.raises(DataFormatError, match=r"cannot decode .*frog.1\.png"):
+        load_cifar10(tree, val_size=5)
+
+
+def test_a_corrupt_canonical_copy_fails_its_checksum(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]:
+        (folder / name).write_bytes(b"not cifar")
+    with pytest.raises(DataFormatError, match="integrity check"):
+        load_cifar10(tmp_path, download=False)
+
+
+def test_split_rejects_inconsistent_arrays():
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="uint8"):
+        Split(torch.zeros(3, 3, 32, 32), torch.zeros(3, dtype=torch.long))

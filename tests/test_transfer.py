@@ -1,0 +1,64 @@
+import pytest
+import torch
+import torchvision
+
+from cnnbook import transfer
+
+
+def test_offline_weights_give_one_clear_error(monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    with pytest.raises(transfer.WeightsUnavailableError, match="needs network access.*weights=None"):
+        transfer.pretrained("resnet50", 10, weights="DEFAULT")
+
+
+@pytest.mark.parametrize("name, size", [("resnet50", 224), ("densenet121", 224), ("googlenet", 224),
+                                        ("inception_v3", 299)])
+def test_random_init_replaces_the_head_and_uses_the_weights_preprocessing(name, size):
+    model, prep = transfer.pretrained(name, 10, weights=None)
+    assert transfer.head_of(model).out_features == 10
+    assert prep.size == size and prep.mean == (0.485, 0.456, 0.406)
+    assert not getattr(model, "aux_logits", False)
+
+
+def test_inception_v3_with_aux_head_is_stripped_after_loading(monkeypatch):
+    real = torchvision.models.get_model
+
+    def fake_pretrained(name, weights=None, **kw):
+        assert "aux_logits" not in kw  # passing aux_logits=False with weights raises in torchvision
+        return real(name, weights=None, aux_logits=True, init_weights=False)
+
+    monkeypatch.setattr(torchvision.models, "get_model", fake_pretrained)
+    model, _ = transfer.pretrained("inception_v3", 10, weights="DEFAULT", input_size=75)
+    assert model.AuxLogits is None and model.aux_logits is False
+    model.train()
+    assert model(torch.randn(2, 3, 75, 75)).shape == (2, 10)
+
+
+def test_freeze_leaves_only_the_head_trainable():
+    model, _ = transfer.pretrained("resnet50", 10, weights=None, freeze=True)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable == ["fc.weight", "fc.bias"]
+
+
+def test_unknown_pretrained_name():
+    with pytest.raises(ValueError, match="unknown pretrained model 'vgg16'"):
+        transfer.pretrained("vgg16", 10)
+
+
+def test_cached_features_train_a_head(tiny_split):
+    model, prep = transfer.pretrained("resnet50", 10, weights=None, input_size=32)
+    feats = transfer.extract_features(model, tiny_split, prep, batch_size=32)
+    assert feats.shape == (64, 2048)
+    assert isinstance(model.fc, torch.nn.Linear)  # head restored
+    head = torch.nn.Linear(2048, 10)
+    h = transfer.fit_head(head, feats, tiny_split.labels, feats, tiny_split.labels, epochs=30)
+    assert h["train_loss"][-1] < h["train_loss"][0]
+
+
+def test_imagenet_input_resizes_and_normalises():
+    prep = transfer.ImageNetInput(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    out = prep(torch.full((2, 3, 32, 32), 255, dtype=torch.uint8))
+    assert out.shape == (2, 3, 64, 64) and torch.allclose(out, torch.ones_like(out))
