@@ -1,8 +1,8 @@
 """GoogLeNet and its Inception modules (Szegedy et al., 2015), with batch normalisation.
 
 Every convolution is a :class:`ConvBNReLU` unit, including the last one of each branch:
-the source text's module applies no nonlinearity after its branch convolutions, which
-lets consecutive 1x1 convolutions collapse into a single linear map.
+the source text's module has no nonlinearity after the last convolution of a branch, which
+lets it collapse with the next module's 1x1 convolutions into a single linear map.
 
 * ``googlenet``: the ImageNet network (7x7 stem, modules 3a ... 5b, 6.6M parameters without
   its two auxiliary heads); ``wide_kernel=3`` reproduces torchvision's layout exactly.
@@ -23,13 +23,11 @@ from .registry import register_model
 
 
 class ConvBNReLU(nn.Sequential):
-    """Convolution (no bias) -> BatchNorm -> ReLU; "same" padding unless ``padding`` is given."""
+    """Convolution (no bias, "same" padding) -> BatchNorm -> ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | None = None):
-        padding = kernel_size // 2 if padding is None else padding
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
         super().__init__(OrderedDict(
-            conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
+            conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
             bn=nn.BatchNorm2d(out_channels),
             relu=nn.ReLU(inplace=True),
         ))
