@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-import cnnbook  # noqa: E402
 from common import machine  # noqa: E402
+
+import cnnbook  # noqa: E402
 
 BASELINE = dict(channels_last=False, batch_size=128, sync_every_step=True, bf16=False, compile=False, threads=None)
 
@@ -106,8 +107,9 @@ def main(argv=None) -> dict:
     eval_base = statistics.median(eval_runs[next(iter(evals))])
     table = {name: {"images_per_s": round(statistics.median(v), 1), "ratio": round(statistics.median(v) / base, 3)}
              for name, v in runs.items()}
-    table.update({name: {"images_per_s": round(statistics.median(v), 1), "ratio": round(statistics.median(v) / eval_base, 3)}
-                  for name, v in eval_runs.items()})
+    for name, v in eval_runs.items():
+        median = statistics.median(v)
+        table[name] = {"images_per_s": round(median, 1), "ratio": round(median / eval_base, 3)}
     out = {"machine": machine(), "repeats": args.repeats, "images": args.images, "results": table}
     if args.json:
         print(json.dumps(out, indent=1))

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import SourceStyleDataset, machine, peak_gflops  # noqa: E402
+
 import cnnbook  # noqa: E402
 from cnnbook.cost import multiply_adds  # noqa: E402
-from common import SourceStyleDataset, machine, peak_gflops  # noqa: E402
 
 
 def source_images_per_s(model_name: str, split, steps: int, warmup: int = 3) -> float:

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import cnnbook  # noqa: E402
 from common import machine  # noqa: E402
+
+import cnnbook  # noqa: E402
 
 RECIPES = {
     "book": dict(batch_size=256, lr=0.4, schedule="onecycle", augment=True, label_smoothing=0.1,
@@ -66,7 +67,8 @@ def main(argv=None) -> dict:
     else:
         for r in (book, source):
             if r["reached_target"]:
-                print(f"{r['recipe']:<7} reached {args.target:.0%} validation accuracy in {r['minutes_to_target']:.1f} min")
+                minutes = r["minutes_to_target"]
+                print(f"{r['recipe']:<7} reached {args.target:.0%} validation accuracy in {minutes:.1f} min")
             else:
                 print(f"{r['recipe']:<7} did not reach {args.target:.0%}; {r['final_val_acc']:.1%} after "
                       f"{r['minutes']:.1f} min")

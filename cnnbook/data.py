@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -77,10 +77,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def to(self, device: torch.device | str) -> "Split":
+    def to(self, device: torch.device | str) -> Split:
         return Split(self.images.to(device), self.labels.to(device))
 
-    def take(self, n: int | None, seed: int = 0) -> "Split":
+    def take(self, n: int | None, seed: int = 0) -> Split:
         """A random subset of ``n`` examples (all of them when ``n`` is None)."""
         if n is None:
             return self
@@ -128,7 +128,7 @@ class CIFAR10:
     variant: str  # "canonical" or "jpeg-image-folder"
     source: str
 
-    def to(self, device: torch.device | str) -> "CIFAR10":
+    def to(self, device: torch.device | str) -> CIFAR10:
         return CIFAR10(self.train.to(device), self.val.to(device), self.test.to(device),
                        self.classes, self.variant, self.source)
 
@@ -273,7 +273,7 @@ def _read_image_folder(folder: Path) -> dict:
     from PIL import Image
 
     out = {}
-    for split, expected in (("train", 5000), ("test", 1000)):
+    for split in ("train", "test"):
         split_dir = folder / split
         if not split_dir.is_dir():
             raise DataFormatError(f"{split_dir} is missing; expected {folder}/{{train,test}}/<class>/")

@@ -1,9 +1,9 @@
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import json
 
 import pytest
 
