@@ -28,10 +28,12 @@ class Budget:
     transfer_subset: int  # images for transfer learning with torchvision models
     transfer_size: int  # their input resolution
     transfer_epochs: int
+    side_batch_size: int = 128  # side experiments take smaller batches: more steps on fewer images
+    side_lr: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "side_epochs", "side_subset", "transfer_subset",
-                     "transfer_size", "transfer_epochs"):
+                     "transfer_size", "transfer_epochs", "side_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer, got {value!r}")
@@ -39,8 +41,9 @@ class Budget:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer or None, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"budget {self.name!r}: lr must be positive, got {self.lr!r}")
+        for name in ("lr", "side_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"budget {self.name!r}: {name} must be positive, got {getattr(self, name)!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
