@@ -64,7 +64,7 @@ def cmd_train(args) -> None:
     cfg = budgets.get_budget(args.budget, epochs=args.epochs, batch_size=args.batch_size,
                              subset=args.subset, lr=args.lr)
     set_seed(args.seed)
-    data = load_cifar10(subset=cfg.subset, test_subset=cfg.test_subset)
+    data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
     model = get_model(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -177,12 +177,13 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
 
 
 def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
-                 val_size: int = 5000, test_subset: int | None = None, seed: int = 0,
+                 val_size: int = 5000, val_subset: int | None = None, test_subset: int | None = None,
+                 seed: int = 0,
                  download: bool = True) -> CIFAR10:
     """Load CIFAR-10 as :class:`CIFAR10` splits (45k train / 5k validation / 10k test).
 
-    ``subset`` keeps a random part of the training split for short runs; ``test_subset``
-    likewise for the test split. The validation split is fixed by ``seed``.
+    ``subset``, ``val_subset`` and ``test_subset`` keep random parts of the splits for short
+    runs. The validation split itself is fixed by ``seed``.
     """
     if val_size < 1 or val_size >= 50000:
         raise ValueError(f"val_size must be between 1 and 49999, got {val_size}")
@@ -191,7 +192,8 @@ def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
     train = Split(arrays["train_images"][train_idx], arrays["train_labels"][train_idx])
     val = Split(arrays["train_images"][val_idx], arrays["train_labels"][val_idx])
     test = Split(arrays["test_images"], arrays["test_labels"])
-    return CIFAR10(train.take(subset, seed), val, test.take(test_subset, seed), CLASSES, variant, source)
+    return CIFAR10(train.take(subset, seed), val.take(val_subset, seed), test.take(test_subset, seed), CLASSES,
+                   variant, source)
 
 
 def _load_arrays(root: Path, download: bool) -> tuple[dict, str, str]:

@@ -81,7 +81,7 @@ def reproduce(budget: str, only: list[str] | None = None, seed: int = 0, results
     for spec in runs:
         out = results / cfg.name / spec.run_id
         out.mkdir(parents=True, exist_ok=True)
-        data = load_cifar10(subset=spec.subset, seed=seed)
+        data = load_cifar10(subset=spec.subset, val_subset=cfg.val_subset, seed=seed)
         set_seed(seed)
         model = get_model(spec.model)
         print(f"[{cfg.name}] {spec.run_id}: {spec.epochs} epochs on {len(data.train):,} images", flush=True)
