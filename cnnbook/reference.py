@@ -151,3 +151,9 @@ def _cpu_name() -> str:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
+
+
+def longest_reference(run_id: str, results: Path = RESULTS) -> Reference | None:
+    """The committed reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
+    found = [r for b in ("full", "quick", "smoke") if (r := load_reference(run_id, b, results)) is not None]
+    return max(found, key=lambda r: len(r.history), default=None)

@@ -30,3 +30,11 @@ def test_reproduce_writes_history_checkpoint_and_provenance(cifar, tmp_path):
     assert ref.model()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
     assert not (tmp_path / "smoke" / "degradation-resnet20" / "resume.pt").exists()
     assert load_reference("resnet20", "full", results=tmp_path) is None
+
+
+def test_longest_reference_prefers_the_longer_run(cifar, tmp_path):
+    from cnnbook.reference import longest_reference
+
+    assert longest_reference("degradation-plain20", results=tmp_path) is None
+    reproduce("smoke", ["degradation-plain20"], results=tmp_path, progress=False)
+    assert longest_reference("degradation-plain20", results=tmp_path).provenance["budget"] == "smoke"
