@@ -56,3 +56,16 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             norms.append(module.weight.grad.norm().item())
     model.zero_grad(set_to_none=True)
     return names, norms
+
+
+@contextmanager
+def zero_output(model: nn.Module, name: str):
+    """Within the block, the submodule ``name`` outputs zeros (an ablation of that path)."""
+    modules = dict(model.named_modules())
+    if name not in modules:
+        raise ValueError(f"no submodule named {name!r}; some valid names: {list(modules)[1:12]}")
+    handle = modules[name].register_forward_hook(lambda module, inputs, output: torch.zeros_like(output))
+    try:
+        yield model
+    finally:
+        handle.remove()
