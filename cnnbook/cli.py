@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbook models`` and ``python -m cnnbook train ...``."""
+"""Command line: ``python -m cnnbook models | train | reproduce``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="folder for history.json and checkpoint.pt")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--no-progress", action="store_true")
+    repro = sub.add_parser("reproduce", help="train the book's reference runs into results/<budget>/")
+    repro.add_argument("--budget", choices=list(budgets.BUDGETS), required=True)
+    repro.add_argument("--only", nargs="+", metavar="NAME", help="model names or run ids to (re)train")
+    repro.add_argument("--seed", type=int, default=0)
+    repro.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -59,7 +64,7 @@ def cmd_train(args) -> None:
     cfg = budgets.get_budget(args.budget, epochs=args.epochs, batch_size=args.batch_size,
                              subset=args.subset, lr=args.lr)
     set_seed(args.seed)
-    data = load_cifar10(subset=cfg.subset, test_subset=cfg.test_subset)
+    data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
     model = get_model(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -82,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_models()
         elif args.command == "train":
             cmd_train(args)
+        elif args.command == "reproduce":
+            from .reference import reproduce
+
+            reproduce(args.budget, args.only, seed=args.seed, progress=not args.no_progress)
     except (ValueError, TypeError, DataNotFoundError, DataFormatError, CheckpointError, TrainingDiverged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

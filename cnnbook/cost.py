@@ -21,3 +21,40 @@ def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:
         module(x)
     module.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: bool, repeats: int = 5,
+               device: torch.device | str = "cpu") -> float:
+    """Median images/s over ``repeats`` timed passes of the batch ``x`` (after one warm-up).
+
+    ``train=True`` times forward + backward + an SGD step, else an ``inference_mode`` forward.
+    """
+    import statistics
+    import time
+
+    model = model.to(device, memory_format=torch.channels_last)
+    x = x.to(device).contiguous(memory_format=torch.channels_last)
+    y = y.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step():
+        if train:
+            model.train()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        else:
+            model.eval()
+            with torch.inference_mode():
+                model(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return len(x) / statistics.median(times)

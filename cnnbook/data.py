@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -77,10 +77,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def to(self, device: torch.device | str) -> "Split":
+    def to(self, device: torch.device | str) -> Split:
         return Split(self.images.to(device), self.labels.to(device))
 
-    def take(self, n: int | None, seed: int = 0) -> "Split":
+    def take(self, n: int | None, seed: int = 0) -> Split:
         """A random subset of ``n`` examples (all of them when ``n`` is None)."""
         if n is None:
             return self
@@ -128,7 +128,7 @@ class CIFAR10:
     variant: str  # "canonical" or "jpeg-image-folder"
     source: str
 
-    def to(self, device: torch.device | str) -> "CIFAR10":
+    def to(self, device: torch.device | str) -> CIFAR10:
         return CIFAR10(self.train.to(device), self.val.to(device), self.test.to(device),
                        self.classes, self.variant, self.source)
 
@@ -177,12 +177,13 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
 
 
 def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
-                 val_size: int = 5000, test_subset: int | None = None, seed: int = 0,
+                 val_size: int = 5000, val_subset: int | None = None, test_subset: int | None = None,
+                 seed: int = 0,
                  download: bool = True) -> CIFAR10:
     """Load CIFAR-10 as :class:`CIFAR10` splits (45k train / 5k validation / 10k test).
 
-    ``subset`` keeps a random part of the training split for short runs; ``test_subset``
-    likewise for the test split. The validation split is fixed by ``seed``.
+    ``subset``, ``val_subset`` and ``test_subset`` keep random parts of the splits for short
+    runs. The validation split itself is fixed by ``seed``.
     """
     if val_size < 1 or val_size >= 50000:
         raise ValueError(f"val_size must be between 1 and 49999, got {val_size}")
@@ -191,7 +192,8 @@ def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
     train = Split(arrays["train_images"][train_idx], arrays["train_labels"][train_idx])
     val = Split(arrays["train_images"][val_idx], arrays["train_labels"][val_idx])
     test = Split(arrays["test_images"], arrays["test_labels"])
-    return CIFAR10(train.take(subset, seed), val, test.take(test_subset, seed), CLASSES, variant, source)
+    return CIFAR10(train.take(subset, seed), val.take(val_subset, seed), test.take(test_subset, seed), CLASSES,
+                   variant, source)
 
 
 def _load_arrays(root: Path, download: bool) -> tuple[dict, str, str]:
@@ -273,7 +275,7 @@ def _read_image_folder(folder: Path) -> dict:
     from PIL import Image
 
     out = {}
-    for split, expected in (("train", 5000), ("test", 1000)):
+    for split in ("train", "test"):
         split_dir = folder / split
         if not split_dir.is_dir():
             raise DataFormatError(f"{split_dir} is missing; expected {folder}/{{train,test}}/<class>/")

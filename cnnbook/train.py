@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +67,7 @@ class History:
         return {"records": self.records}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(list(d["records"]))
 
 
@@ -109,6 +109,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
     """Train ``model`` on ``train`` for ``epochs``, validating on ``val`` after each epoch.
 
     ``transform`` maps uint8 batches to model inputs (default: CIFAR normalisation).
+    Each callback gets the history after every epoch; one returning True stops training.
     With ``checkpoint``, the state is saved atomically after every epoch; ``resume=True``
     continues from it and ends with the same history as an uninterrupted run (same seed, CPU).
     """
@@ -150,8 +151,8 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
                             history=history.to_dict(), run_config=run_config)
         if progress:
             print(_summary(record, epochs), flush=True)
-        for callback in callbacks:
-            callback(history)
+        if any([callback(history) for callback in callbacks]):
+            break  # a callback returned True: stop early
     return history
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -120,3 +120,23 @@ def show_source(obj) -> None:
     from IPython.display import Code, display
 
     display(Code(inspect.getsource(obj), language="python"))
+
+
+def show_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = None) -> None:
+    """Display a list of dicts as a Markdown table (renders in JupyterLab and the HTML book)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown_table(rows, floatfmt)))
+
+
+def markdown_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = None) -> str:
+    """A Markdown table of ``rows`` (dicts with the same keys); floats use ``floatfmt[key]``."""
+    floatfmt = floatfmt or {}
+    keys = list(rows[0])
+
+    def cell(key, value):
+        return format(value, floatfmt.get(key, ".3g")) if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,4 +1,9 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -38,3 +43,24 @@ def test_train_writes_history_and_checkpoint(cifar, tmp_path):
     assert record["model"] == "resnet20" and len(record["records"]) == 1
     assert 0 <= record["test"]["accuracy"] <= 1
     assert (out / "checkpoint.pt").stat().st_size > 100_000
+
+
+def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(cifar, tmp_path):
+    from cnnbook.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cnnbook", "train", "--model", "resnet20", "--budget", "smoke", "--subset", "256",
+           "--epochs", "4", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = load_checkpoint(out / "checkpoint.pt")
+    assert 1 <= first["epoch"] < 4
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    records = json.loads((out / "history.json").read_text())["records"]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[0]["train_loss"] == first["history"]["records"][0]["train_loss"]

@@ -165,3 +165,14 @@ def test_split_rejects_inconsistent_arrays():
         Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="uint8"):
         Split(torch.zeros(3, 3, 32, 32), torch.zeros(3, dtype=torch.long))
+
+
+def test_a_cache_from_another_version_is_rebuilt(tree, tmp_path, monkeypatch):
+    load_cifar10(tree, val_size=5)
+    monkeypatch.setattr(data, "CACHE_VERSION", data.CACHE_VERSION + 1)
+    calls = []
+    real = data._read_image_folder
+    monkeypatch.setattr(data, "_read_image_folder", lambda folder: calls.append(folder) or real(folder))
+    load_cifar10(tree, val_size=5)
+    load_cifar10(tree, val_size=5)
+    assert len(calls) == 1  # rebuilt once for the new version, then reused

@@ -39,20 +39,19 @@ def test_same_seed_same_history_on_cpu(tiny_split):
     assert deterministic(a) == deterministic(b)
 
 
-class Interrupt(Exception):
-    pass
-
-
-def test_resume_after_interruption_gives_the_uninterrupted_history(tiny_split, tmp_path):
+def test_resume_after_a_mid_epoch_interruption_gives_the_uninterrupted_history(tiny_split, tmp_path):
     _, full = small_run(tiny_split, epochs=3)
+    calls = {"n": 0}
 
-    def stop_after_first_epoch(history):
-        if len(history) == 1:
+    def interrupt_in_second_epoch(x):  # 4 batches per epoch: the 6th batch is mid-epoch 2
+        calls["n"] += 1
+        if calls["n"] == 6:
             raise KeyboardInterrupt
+        return cnnbook.data.normalize(x)
 
     ckpt = tmp_path / "run.pt"
     with pytest.raises(KeyboardInterrupt):
-        small_run(tiny_split, epochs=3, checkpoint=ckpt, callbacks=[stop_after_first_epoch])
+        small_run(tiny_split, epochs=3, checkpoint=ckpt, transform=interrupt_in_second_epoch)
     assert load_checkpoint(ckpt)["epoch"] == 1
     model, resumed = small_run(tiny_split, epochs=3, checkpoint=ckpt, resume=True)
     assert deterministic(resumed) == deterministic(full)
@@ -115,3 +114,8 @@ def test_budgets_resolve_and_validate(monkeypatch):
         cnnbook.get_budget("quick", epochs=0)
     with pytest.raises(TypeError, match="unknown budget field"):
         cnnbook.get_budget("quick", epoch=3)
+
+
+def test_a_callback_returning_true_stops_training_early(tiny_split):
+    _, h = small_run(tiny_split, epochs=5, callbacks=[lambda history: len(history) == 2])
+    assert len(h) == 2

@@ -41,3 +41,9 @@ def test_feature_maps_and_filters_come_from_the_model():
 def test_gradient_norms_cover_every_convolution():
     names, norms = probe.gradient_norms(get_model("plain20"), torch.randn(8, 3, 32, 32), torch.arange(8))
     assert len(names) == 19 and all(n > 0 for n in norms)
+
+
+def test_markdown_table_formats_floats_per_column():
+    text = viz.markdown_table([{"model": "a", "acc": 0.91234}, {"model": "b", "acc": 0.5}], {"acc": ".1%"})
+    assert text.splitlines()[0] == "| model | acc |"
+    assert text.splitlines()[2] == "| a | 91.2% |"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 
