@@ -157,3 +157,25 @@ def longest_reference(run_id: str, results: Path = RESULTS) -> Reference | None:
     """The committed reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
     found = [r for b in ("full", "quick", "smoke") if (r := load_reference(run_id, b, results)) is not None]
     return max(found, key=lambda r: len(r.history), default=None)
+
+
+def with_reference(history: History, run_id: str, budget: str, results: Path = RESULTS) -> dict[str, History]:
+    """``{"this run (budget)": history}``, plus the committed reference of ``run_id`` at ``budget`` if any."""
+    runs = {f"this run ({budget})": history}
+    reference = load_reference(run_id, budget, results)
+    if reference is None:
+        print(f"No committed reference run of {run_id} at budget {budget!r} to compare with "
+              f"(python -m cnnbook reproduce --budget {budget} --only {run_id} makes one).")
+    else:
+        runs[reference.label] = reference.history
+    return runs
+
+
+def best_trained(model: torch.nn.Module, history: History, run_id: str, budget: str,
+                 results: Path = RESULTS) -> tuple[torch.nn.Module, str]:
+    """The longest committed reference model of ``run_id`` if it trained longer than ``history``,
+    else ``model``; with a label that says which one it is."""
+    longest = longest_reference(run_id, results)
+    if longest is not None and len(longest.history) > len(history):
+        return longest.model(), longest.label
+    return model, f"this run ({budget}, {len(history)} epochs)"

@@ -5,8 +5,14 @@ from torch import nn
 
 from cnnbook import probe
 from cnnbook.models import count_parameters, get_model
-from cnnbook.models.inception import (GOOGLENET_STAGES, AuxClassifier, ConvBNReLU, InceptionModule,
-                                      InceptionOutputs, InceptionSpec)
+from cnnbook.models.inception import (
+    GOOGLENET_STAGES,
+    AuxClassifier,
+    ConvBNReLU,
+    InceptionModule,
+    InceptionOutputs,
+    InceptionSpec,
+)
 
 # torchvision.models.googlenet(weights=None, init_weights=True) at 1000 classes; its "5x5"
 # branches use 3x3 kernels (pytorch/vision#906), hence wide_kernel=3 for an exact match.
