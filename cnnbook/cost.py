@@ -58,3 +58,42 @@ def throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: boo
         step()
         times.append(time.perf_counter() - t0)
     return len(x) / statistics.median(times)
+
+
+def peak_training_memory(model: nn.Module, batch: torch.Tensor, labels: torch.Tensor) -> int:
+    """Peak bytes allocated during one forward + backward pass (cross-entropy), above the start.
+
+    On CUDA this is ``torch.cuda.max_memory_allocated``. On the CPU, PyTorch keeps no such
+    counter, so the profiler records every allocation and free (``profile_memory=True``); their
+    sizes, summed in time order, trace the allocated bytes, and we take the maximum.
+    Parameter gradients are cleared before and after, so they count as allocated in the pass.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    device = next(model.parameters()).device
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"peak_training_memory measures CPU or CUDA memory, not {device.type}")
+    batch, labels = batch.to(device), labels.to(device)
+    model.zero_grad(set_to_none=True)
+
+    def step() -> None:
+        torch.nn.functional.cross_entropy(model(batch), labels).backward()
+
+    try:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            start = torch.cuda.memory_allocated(device)
+            step()
+            torch.cuda.synchronize(device)
+            return torch.cuda.max_memory_allocated(device) - start
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            step()
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+        allocated = peak = 0
+        for event in sorted(events, key=lambda e: e.start_ns()):
+            allocated += event.nbytes()  # negative for a free
+            peak = max(peak, allocated)
+        return peak
+    finally:
+        model.zero_grad(set_to_none=True)

@@ -6,6 +6,8 @@
   is dropped afterwards; passing ``aux_logits=False`` together with weights raises.
 * A frozen backbone is run once over the data (:func:`extract_features`); only the new
   head trains, on the cached features (:func:`fit_head`).
+* :func:`fine_tune` trains the whole network with its new head; offline it says so and runs
+  the same code from random initialisation (``FineTuned.pretrained`` is then False).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split
-from .train import History, default_device
+from .train import History, default_device, evaluate, fit
 
 # name -> (torchvision weights enum, attribute of the classification head)
 MODELS = {
@@ -154,3 +156,40 @@ def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_
 def device_for_transfer() -> torch.device:
     """Where transfer-learning runs go (same rule as training)."""
     return default_device()
+
+
+@dataclass
+class FineTuned:
+    """What :func:`fine_tune` returns; ``unavailable`` says why ImageNet weights were not used."""
+
+    model: nn.Module
+    transform: ImageNetInput
+    history: History
+    test_accuracy: float
+    pretrained: bool
+    unavailable: str = ""
+
+    @property
+    def init(self) -> str:
+        """How the backbone started, for labels and printouts."""
+        return "ImageNet weights" if self.pretrained else "random init (no ImageNet weights)"
+
+
+def fine_tune(name: str, train: Split, test: Split, *, epochs: int, input_size: int | None = None,
+              num_classes: int = 10, batch_size: int = 32, lr: float = 0.01, weight_decay: float = 1e-4,
+              seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> FineTuned:
+    """Fine-tune torchvision's ImageNet ``name`` end to end with a new head; test accuracy on ``test``.
+
+    Without the weights (usually: offline) the same run starts from random initialisation,
+    and the result says so: ``pretrained=False`` and the reason in ``unavailable``.
+    """
+    try:
+        model, transform = pretrained(name, num_classes, weights="DEFAULT", input_size=input_size)
+        unavailable = ""
+    except WeightsUnavailableError as err:
+        model, transform = pretrained(name, num_classes, weights=None, input_size=input_size)
+        unavailable = str(err)
+    history = fit(model, train, None, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                  label_smoothing=0.0, transform=transform, seed=seed, device=device, progress=progress)
+    accuracy = evaluate(model, test, batch_size=100, transform=transform)["accuracy"]
+    return FineTuned(model, transform, history, accuracy, not unavailable, unavailable)

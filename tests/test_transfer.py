@@ -62,3 +62,20 @@ def test_imagenet_input_resizes_and_normalises():
     prep = transfer.ImageNetInput(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     out = prep(torch.full((2, 3, 32, 32), 255, dtype=torch.uint8))
     assert out.shape == (2, 3, 64, 64) and torch.allclose(out, torch.ones_like(out))
+
+
+def test_fine_tune_offline_says_so_and_trains_from_random_init(tiny_split, monkeypatch):
+    real = torchvision.models.get_model
+
+    def offline_for_weights(name, weights=None, **kw):
+        if weights is not None:
+            raise OSError("<urlopen error [Errno -2] Name or service not known>")
+        return real(name, weights=None, **kw)
+
+    monkeypatch.setattr(torchvision.models, "get_model", offline_for_weights)
+    result = transfer.fine_tune("densenet121", tiny_split, tiny_split.take(20), epochs=1, input_size=32,
+                                device="cpu", progress=False)
+    assert not result.pretrained and "needs network access" in result.unavailable
+    assert result.init.startswith("random init")
+    assert len(result.history) == 1 and 0 <= result.test_accuracy <= 1
+    assert transfer.head_of(result.model).out_features == 10
