@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from cnnbook import probe
 from cnnbook.cost import peak_training_memory
 from cnnbook.models import count_parameters, get_model
 from cnnbook.models.densenet import DenseBlock, DenseNet, Transition, feature_reuse
@@ -20,9 +21,11 @@ def test_torchvision_densenet121_weights_map_one_to_one():
     assert len(ours_sd) == len(theirs_sd) == 727
     assert [t.shape for t in ours_sd.values()] == [t.shape for t in theirs_sd.values()]
     ours.load_state_dict(theirs_sd)
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+        logits = ours.eval()(x)
+        torch.testing.assert_close(logits, theirs.eval()(x))
+    assert logits.shape == (1, 1000)
 
 
 def test_densenet_bc100_matches_the_papers_size():
@@ -57,11 +60,13 @@ def test_compression_sets_the_transition_width():
     assert model.classifier.in_features == 69
 
 
-@pytest.mark.parametrize("name", ["densenet121", "densenet_bc100", "densenet_cifar"])
-def test_output_shapes(name):
-    size = 64 if name == "densenet121" else 32
-    with torch.no_grad():
-        assert get_model(name, num_classes=7).eval()(torch.randn(2, 3, size, size)).shape == (2, 7)
+def test_densenet_cifar_block_outputs_and_logits():
+    model = get_model("densenet_cifar", num_classes=7)
+    names = [f"features.denseblock{i}" for i in range(1, 5)]
+    maps = probe.feature_maps(model, torch.randn(2, 3, 32, 32), names + ["classifier"])
+    assert [tuple(maps[n].shape) for n in names] == [(2, 48, 32, 32), (2, 88, 16, 16), (2, 172, 8, 8),
+                                                      (2, 214, 4, 4)]
+    assert maps["classifier"].shape == (2, 7)
 
 
 def test_gradients_reach_the_first_layer():
