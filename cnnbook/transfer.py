@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split
-from .train import History, default_device, evaluate, fit
+from .train import History, evaluate, fit
 
 # name -> (torchvision weights enum, attribute of the classification head)
 MODELS = {
@@ -151,11 +151,6 @@ def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_
                               val_acc=(logits.argmax(1) == val_y).float().mean().item())
         history.append(record)
     return history
-
-
-def device_for_transfer() -> torch.device:
-    """Where transfer-learning runs go (same rule as training)."""
-    return default_device()
 
 
 @dataclass
