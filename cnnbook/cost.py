@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -87,7 +91,7 @@ def peak_training_memory(model: nn.Module, batch: torch.Tensor, labels: torch.Te
             step()
             torch.cuda.synchronize(device)
             return torch.cuda.max_memory_allocated(device) - start
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with _native_stderr_to_devnull(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             step()
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
         allocated = peak = 0
@@ -97,3 +101,17 @@ def peak_training_memory(model: nn.Module, batch: torch.Tensor, labels: torch.Te
         return peak
     finally:
         model.zero_grad(set_to_none=True)
+
+
+@contextlib.contextmanager
+def _native_stderr_to_devnull():
+    """Send the C-level stderr to /dev/null: the profiler's library logs start/stop lines there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
