@@ -56,11 +56,12 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     return runs
 
 
-def provenance(cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device) -> dict:
+def provenance(cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device,
+               commit: str | None) -> dict:
     """Everything needed to say where a reference number came from."""
     return {
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
-        "budget": cfg.name, "run": spec.__dict__, "seed": seed, "git_commit": _git_commit(),
+        "budget": cfg.name, "run": spec.__dict__, "seed": seed, "git_commit": commit,
         "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
         "threads": torch.get_num_threads(), "wall_minutes": round(seconds / 60, 2), "dataset_variant": variant,
@@ -77,6 +78,7 @@ def reproduce(budget: str, only: list[str] | None = None, seed: int = 0, results
         valid = sorted({r.model for r in reference_runs(cfg)} | {r.run_id for r in reference_runs(cfg)})
         raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
     device = default_device()
+    commit = _git_commit()  # the code the runs start from
     written = []
     for spec in runs:
         out = results / cfg.name / spec.run_id
@@ -94,8 +96,8 @@ def reproduce(budget: str, only: list[str] | None = None, seed: int = 0, results
         (out / "resume.pt").unlink(missing_ok=True)
         (out / "history.json").write_text(json.dumps({"model": spec.model, "test": test, **history.to_dict()},
                                                      indent=1))
-        (out / "provenance.json").write_text(json.dumps(provenance(cfg, spec, seed, seconds, data.variant, device),
-                                                        indent=1))
+        record = provenance(cfg, spec, seed, seconds, data.variant, device, commit)
+        (out / "provenance.json").write_text(json.dumps(record, indent=1))
         print(f"[{cfg.name}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
         written.append(out)
     return written
