@@ -54,7 +54,7 @@ BUDGETS = {
     "smoke": Budget("smoke", epochs=1, subset=2048, batch_size=128, lr=0.2, val_subset=1000, test_subset=1000,
                     side_epochs=1, side_subset=512, transfer_subset=64, transfer_size=64,
                     transfer_epochs=1),
-    "quick": Budget("quick", epochs=8, subset=None, batch_size=256, lr=0.4, val_subset=None, test_subset=None,
+    "quick": Budget("quick", epochs=12, subset=None, batch_size=256, lr=0.4, val_subset=None, test_subset=None,
                     side_epochs=3, side_subset=10000, transfer_subset=1000, transfer_size=112,
                     transfer_epochs=2),
     "full": Budget("full", epochs=40, subset=None, batch_size=256, lr=0.4, val_subset=None, test_subset=None,

@@ -24,7 +24,7 @@ from .budgets import Budget, get_budget
 from .checkpoint import save_checkpoint
 from .data import load_cifar10
 from .models import get_model, list_models
-from .train import History, default_device, evaluate, fit, set_seed
+from .train import History, default_device, evaluate, fit, resolve_precision, set_seed
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
@@ -64,7 +64,8 @@ def provenance(cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: s
         "budget": cfg.name, "run": spec.__dict__, "seed": seed, "git_commit": commit,
         "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
-        "threads": torch.get_num_threads(), "wall_minutes": round(seconds / 60, 2), "dataset_variant": variant,
+        "threads": torch.get_num_threads(), "precision": resolve_precision("auto", device),
+        "wall_minutes": round(seconds / 60, 2), "dataset_variant": variant,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

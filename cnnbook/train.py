@@ -1,11 +1,13 @@
 """Training and evaluation: ``fit`` returns a :class:`History`, ``evaluate`` a dict.
 
 The loop keeps the hot path free of host syncs: losses and accuracies accumulate on the
-device and are read once per epoch (plus a cheap finiteness check every few steps).
+device and are read once per epoch (plus a cheap finiteness check every few steps). Where the
+hardware computes bfloat16 natively, convolutions run under bf16 autocast (``precision``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -21,6 +23,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Split
 
 SCHEDULES = ("onecycle", "cosine", "constant")
+PRECISIONS = ("auto", "bf16", "fp32")
 # History keys that depend only on the seed (the rest are timings).
 DETERMINISTIC_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
@@ -36,6 +39,33 @@ def default_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``"bf16"`` or ``"fp32"``; ``"auto"`` picks bf16 where :func:`native_bf16` says it is fast."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on ``device`` for ``precision="bf16"`` (weights and optimizer stay fp32), else nothing."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def set_seed(seed: int) -> None:
@@ -103,7 +133,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
         lr: float = 0.4, momentum: float = 0.9, weight_decay: float = 5e-4, nesterov: bool = True,
         label_smoothing: float = 0.1, schedule: str = "onecycle", augment: bool = True, seed: int = 0,
         device: torch.device | str | None = None, checkpoint: str | Path | None = None,
-        resume: bool = False, progress: bool = True, check_every: int = 20,
+        resume: bool = False, progress: bool = True, check_every: int = 20, precision: str = "auto",
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         callbacks: Iterable[Callable[[History], None]] = ()) -> History:
     """Train ``model`` on ``train`` for ``epochs``, validating on ``val`` after each epoch.
@@ -112,6 +142,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
     Each callback gets the history after every epoch; one returning True stops training.
     With ``checkpoint``, the state is saved atomically after every epoch; ``resume=True``
     continues from it and ends with the same history as an uninterrupted run (same seed, CPU).
+    ``precision``: "auto" (bf16 autocast where native, see :func:`native_bf16`), "bf16" or "fp32".
     """
     _check_positive(epochs=epochs, batch_size=batch_size, lr=lr)
     if len(train) == 0:
@@ -119,13 +150,15 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
     device = torch.device(device) if device is not None else default_device()
+    precision = resolve_precision(precision, device)
     model.to(device, memory_format=torch.channels_last)
     train, val = train.to(device), (val.to(device) if val is not None else None)
     steps = train.num_batches(batch_size, drop_last=True)
     optimizer = make_optimizer(model, lr, momentum, weight_decay, nesterov)
     scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps)
     run_config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "schedule": schedule,
-                  "train_size": len(train), "weight_decay": weight_decay, "label_smoothing": label_smoothing}
+                  "train_size": len(train), "weight_decay": weight_decay, "label_smoothing": label_smoothing,
+                  "precision": precision}
     history, start = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         history, start = _restore(checkpoint, model, optimizer, scheduler, run_config)
@@ -136,13 +169,13 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
         batches = train.batches(batch_size, shuffle=True, augment=augment, seed=seed * 100_003 + epoch,
                                 drop_last=True, transform=transform)
         sums = _train_epoch(model, batches, steps, optimizer, scheduler, f"epoch {epoch + 1}/{epochs}",
-                            label_smoothing, check_every, progress, checkpoint)
+                            label_smoothing, check_every, progress, checkpoint, precision)
         seconds = time.perf_counter() - t0
         record = {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
                   "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
                   "images_per_s": sums["n"] / seconds}
         if val is not None:
-            metrics = evaluate(model, val, transform=transform)
+            metrics = evaluate(model, val, transform=transform, precision=precision)
             record.update(val_loss=metrics["loss"], val_acc=metrics["accuracy"])
         history.append(record)
         if checkpoint is not None:
@@ -157,7 +190,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
 
 
 def _train_epoch(model, batches, steps, optimizer, scheduler, desc, label_smoothing, check_every,
-                 progress, checkpoint) -> dict:
+                 progress, checkpoint, precision) -> dict:
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -165,8 +198,9 @@ def _train_epoch(model, batches, steps, optimizer, scheduler, desc, label_smooth
     n = 0
     bar = _progress_bar(steps, desc, progress)
     for step, (x, y) in enumerate(batches):
-        logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        with autocast(device, precision):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -211,27 +245,30 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, split: Split, batch_size: int = 1000, transform=None) -> dict:
+def evaluate(model: nn.Module, split: Split, batch_size: int = 1000, transform=None, precision: str = "auto") -> dict:
     """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation)."""
-    preds, loss = _predict(model, split, batch_size, transform)
+    preds, loss = _predict(model, split, batch_size, transform, precision)
     return {"loss": loss, "accuracy": (preds == split.labels.to(preds.device)).float().mean().item()}
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, split: Split, batch_size: int = 1000, transform=None) -> torch.Tensor:
+def predict(model: nn.Module, split: Split, batch_size: int = 1000, transform=None,
+            precision: str = "auto") -> torch.Tensor:
     """Predicted class of every image in ``split`` (a CPU tensor)."""
-    return _predict(model, split, batch_size, transform)[0].cpu()
+    return _predict(model, split, batch_size, transform, precision)[0].cpu()
 
 
-def _predict(model: nn.Module, split: Split, batch_size: int, transform) -> tuple[torch.Tensor, float]:
+def _predict(model: nn.Module, split: Split, batch_size: int, transform, precision) -> tuple[torch.Tensor, float]:
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
     split = split.to(device)
     preds, loss_sum = [], torch.zeros((), device=device)
     for x, y in split.batches(batch_size, transform=transform):
-        logits = model(x)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum")
+        with autocast(device, precision):
+            logits = model(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         preds.append(logits.argmax(1))
     model.train(was_training)
     return torch.cat(preds), loss_sum.item() / len(split)

@@ -81,6 +81,7 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
     ({"batch_size": -1}, "batch_size must be positive"),
     ({"lr": float("nan")}, "lr must be positive"),
     ({"schedule": "step"}, "unknown schedule 'step'"),
+    ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
 ])
 def test_bad_training_settings_are_rejected(tiny_split, kw, message):
     with pytest.raises(ValueError, match=message):
@@ -119,3 +120,30 @@ def test_budgets_resolve_and_validate(monkeypatch):
 def test_a_callback_returning_true_stops_training_early(tiny_split):
     _, h = small_run(tiny_split, epochs=5, callbacks=[lambda history: len(history) == 2])
     assert len(h) == 2
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_path):
+    train = cifar.train.take(512, seed=0)
+    _, h = small_run(train, epochs=3, batch_size=64, lr=0.1, label_smoothing=0.0, precision=precision,
+                     checkpoint=tmp_path / "ckpt.pt")
+    assert h["train_loss"][-1] < h["train_loss"][0] - 0.1
+    assert load_checkpoint(tmp_path / "ckpt.pt", cnnbook.get_model("resnet20"))["run_config"]["precision"] == precision
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it():
+    from cnnbook.train import native_bf16, resolve_precision
+
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert not native_bf16("meta")
+
+
+def test_bf16_autocast_runs_the_convolutions_in_bf16():
+    from cnnbook.train import autocast
+
+    conv = torch.nn.Conv2d(3, 4, 3)
+    with autocast(torch.device("cpu"), "bf16"):
+        assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "fp32"):
+        assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.float32
