@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: book test unit notebooks venv clean
+.PHONY: book test unit sweep check-site venv clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,16 @@ book: $(STAMP)
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 test: $(STAMP)
 	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} $(PY) -m pytest tests $(NOTEBOOKS) --nbmake --nbmake-timeout=600 -p no:cacheprovider
+
+## Chapter 1 over plain and residual depths 20-56 with papermill (budget: CNNBOOK_BUDGET, default smoke).
+SWEEP_MODELS ?= plain20 plain32 plain44 plain56 resnet20 resnet32 resnet44 resnet56
+sweep: $(STAMP)
+	$(PY) -m cnnbook sweep notebooks/01_resnet.ipynb -p MODEL $(SWEEP_MODELS) \
+		--budget $${CNNBOOK_BUDGET:-smoke} --out runs/sweep-$${CNNBOOK_BUDGET:-smoke}
+
+## Open every page of the built site in headless Chromium; screenshots of the chapters in _build/screenshots.
+check-site: $(STAMP)
+	$(PY) .ci/check_site.py _build/html --screenshots _build/screenshots
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider

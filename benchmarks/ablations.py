@@ -91,12 +91,26 @@ def main(argv=None) -> dict:
         "batch 512": {"batch_size": 512},
         "1 thread": {"threads": 1},
         "bf16 autocast": {"bf16": True},
-        "channels-last + no sync + batch 256 (cnnbook)": {"channels_last": True, "sync_every_step": False,
-                                                          "batch_size": 256},
+        "channels-last + no sync + batch 256": {
+            "channels_last": True,
+            "sync_every_step": False,
+            "batch_size": 256,
+        },
+        "channels-last + no sync + batch 256 + bf16 (cnnbook)": {
+            "channels_last": True,
+            "sync_every_step": False,
+            "batch_size": 256,
+            "bf16": True,
+        },
     }
     if args.compile:
-        variants["torch.compile (+ cnnbook settings)"] = {"channels_last": True, "sync_every_step": False,
-                                                          "batch_size": 256, "compile": True}
+        variants["torch.compile (+ cnnbook settings)"] = {
+            "channels_last": True,
+            "sync_every_step": False,
+            "batch_size": 256,
+            "bf16": True,
+            "compile": True,
+        }
     runs = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, change in variants.items():
@@ -105,8 +119,10 @@ def main(argv=None) -> dict:
     eval_runs = {name: [eval_images_per_s(data.val, *cfg) for _ in range(args.repeats)] for name, cfg in evals.items()}
     base = statistics.median(runs[next(iter(variants))])
     eval_base = statistics.median(eval_runs[next(iter(evals))])
-    table = {name: {"images_per_s": round(statistics.median(v), 1), "ratio": round(statistics.median(v) / base, 3)}
-             for name, v in runs.items()}
+    table = {
+        name: {"images_per_s": round(statistics.median(v), 1), "ratio": round(statistics.median(v) / base, 3)}
+        for name, v in runs.items()
+    }
     for name, v in eval_runs.items():
         median = statistics.median(v)
         table[name] = {"images_per_s": round(median, 1), "ratio": round(median / eval_base, 3)}

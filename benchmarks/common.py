@@ -23,8 +23,14 @@ def machine() -> dict:
         flags = next(line for line in info.splitlines() if line.startswith("flags"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "avx512": " avx512f" in flags, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "avx512": " avx512f" in flags,
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def peak_gflops(info: dict, ghz: float | None = None) -> float | None:
@@ -56,8 +62,9 @@ class SourceStyleDataset(torch.utils.data.Dataset):
     def __init__(self, images: torch.Tensor, labels: torch.Tensor):
         self.images = np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())  # HWC like torchvision
         self.labels = labels.tolist()
-        self.transform = transforms.Compose([transforms.ToTensor(),
-                                             transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+        self.transform = transforms.Compose(
+            [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
+        )
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -3,9 +3,12 @@
 (a) source: per-image PIL ToTensor + Normalize in a DataLoader over in-memory CIFAR-10,
     batch 64, NCHW, SGD(lr=0.001, momentum=0.9), ``loss.item()`` every step.
 (b) cnnbook: ``cnnbook.fit`` itself on uint8 tensors (batch crop/flip), channels-last,
-    batch 256, SGD Nesterov + one-cycle, no host sync in the hot loop.
+    batch 256, SGD Nesterov + one-cycle, no host sync in the hot loop, with its default
+    precision (bf16 autocast where the CPU computes bf16 natively), and (c) the same in fp32,
+    which separates the pipeline's gain from the number format's.
 
-Repeats are interleaved (a, b, a, b, ...) and medians reported.
+Repeats are interleaved (a, b, c, a, b, c, ...) and medians reported. GFLOP/s are compared with
+the nominal peak of the number format used (bf16 dot products run at twice the FP32 rate).
 
     python benchmarks/throughput.py [--models resnet20 googlenet_cifar] [--repeats 3] [--json]
 """
@@ -27,6 +30,7 @@ from common import SourceStyleDataset, machine, peak_gflops  # noqa: E402
 
 import cnnbook  # noqa: E402
 from cnnbook.cost import multiply_adds  # noqa: E402
+from cnnbook.train import resolve_precision  # noqa: E402
 
 
 def source_images_per_s(model_name: str, split, steps: int, warmup: int = 3) -> float:
@@ -52,11 +56,13 @@ def source_images_per_s(model_name: str, split, steps: int, warmup: int = 3) -> 
     return n / (time.perf_counter() - t0)
 
 
-def cnnbook_images_per_s(model_name: str, split, batch_size: int = 256) -> float:
+def cnnbook_images_per_s(model_name: str, split, precision: str = "auto", batch_size: int = 256) -> float:
     """One epoch of ``cnnbook.fit`` over ``split`` (no validation): its own images/s."""
     cnnbook.set_seed(0)
     model = cnnbook.get_model(model_name)
-    history = cnnbook.fit(model, split, None, epochs=1, batch_size=batch_size, lr=0.1, progress=False, device="cpu")
+    history = cnnbook.fit(
+        model, split, None, epochs=1, batch_size=batch_size, lr=0.1, progress=False, device="cpu", precision=precision
+    )
     return history.last["images_per_s"]
 
 
@@ -71,34 +77,62 @@ def main(argv=None) -> dict:
     split = data.train.take(args.images + 3 * 64)
     info = machine()
     peak = peak_gflops(info)
+    precision = resolve_precision("auto", "cpu")
+    format_peak = peak * (2 if precision == "bf16" else 1) if peak else None
     results = {}
     for name in args.models:
         cnnbook_images_per_s(name, data.train.take(512))  # warm-up: allocator, kernels
-        seed, ours = [], []
+        seed, ours, ours_fp32 = [], [], []
         for _ in range(args.repeats):
             seed.append(source_images_per_s(name, split, args.images // 64))
             ours.append(cnnbook_images_per_s(name, split.take(args.images)))
+            ours_fp32.append(cnnbook_images_per_s(name, split.take(args.images), precision="fp32"))
         macs = multiply_adds(cnnbook.get_model(name), (1, 3, 32, 32))
         train_gflops = 6 * macs / 1e9  # forward + backward ~ 3x forward; 2 FLOPs per multiply-add
-        s, c = statistics.median(seed), statistics.median(ours)
-        results[name] = {"seed_images_per_s": round(s, 1), "cnnbook_images_per_s": round(c, 1),
-                         "ratio": round(c / s, 3), "seed_runs": [round(v, 1) for v in seed],
-                         "cnnbook_runs": [round(v, 1) for v in ours],
-                         "train_gflop_per_image": round(train_gflops, 4),
-                         "achieved_gflop_per_s": round(c * train_gflops, 1),
-                         "fraction_of_peak": round(c * train_gflops / peak, 3) if peak else None}
-    out = {"machine": info, "nominal_peak_gflop_per_s": peak, "repeats": args.repeats, "images": args.images,
-           "models": results}
+        s, c, c32 = statistics.median(seed), statistics.median(ours), statistics.median(ours_fp32)
+        results[name] = {
+            "seed_images_per_s": round(s, 1),
+            "cnnbook_images_per_s": round(c, 1),
+            "ratio": round(c / s, 3),
+            "cnnbook_fp32_images_per_s": round(c32, 1),
+            "ratio_fp32": round(c32 / s, 3),
+            "seed_runs": [round(v, 1) for v in seed],
+            "cnnbook_runs": [round(v, 1) for v in ours],
+            "cnnbook_fp32_runs": [round(v, 1) for v in ours_fp32],
+            "train_gflop_per_image": round(train_gflops, 4),
+            "achieved_gflop_per_s": round(c * train_gflops, 1),
+            "fraction_of_peak": round(c * train_gflops / format_peak, 3) if peak else None,
+            "fp32_fraction_of_fp32_peak": round(c32 * train_gflops / peak, 3) if peak else None,
+        }
+    out = {
+        "machine": info,
+        "cnnbook_precision": precision,
+        "nominal_peak_gflop_per_s": peak,
+        "nominal_peak_of_cnnbook_precision": format_peak,
+        "repeats": args.repeats,
+        "images": args.images,
+        "models": results,
+    }
     if args.json:
         print(json.dumps(out, indent=1))
     else:
-        print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, {info['threads']} threads; "
-              f"nominal FP32 peak {peak:.0f} GFLOP/s" if peak else "")
-        print(f"{'model':<18}{'source img/s':>14}{'cnnbook img/s':>15}{'ratio':>8}{'GFLOP/s':>9}{'of peak':>9}")
+        print(
+            f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, {info['threads']} threads; "
+            f"nominal FP32 peak {peak:.0f} GFLOP/s; cnnbook runs in {precision}"
+            if peak
+            else ""
+        )
+        print(
+            f"{'model':<18}{'source img/s':>14}{'cnnbook img/s':>15}{'ratio':>8}{'fp32 img/s':>12}{'ratio':>8}"
+            f"{'GFLOP/s':>9}{'of peak':>9}"
+        )
         for name, r in results.items():
             frac = f"{100 * r['fraction_of_peak']:.0f}%" if r["fraction_of_peak"] else "?"
-            print(f"{name:<18}{r['seed_images_per_s']:>14.0f}{r['cnnbook_images_per_s']:>15.0f}"
-                  f"{r['ratio']:>8.2f}{r['achieved_gflop_per_s']:>9.0f}{frac:>9}")
+            print(
+                f"{name:<18}{r['seed_images_per_s']:>14.0f}{r['cnnbook_images_per_s']:>15.0f}"
+                f"{r['ratio']:>8.2f}{r['cnnbook_fp32_images_per_s']:>12.0f}{r['ratio_fp32']:>8.2f}"
+                f"{r['achieved_gflop_per_s']:>9.0f}{frac:>9}"
+            )
     return out
 
 

@@ -33,8 +33,16 @@ class Budget:
     side_lr: float = 0.2
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "side_epochs", "side_subset", "transfer_subset",
-                     "transfer_size", "transfer_epochs", "side_batch_size"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "side_epochs",
+            "side_subset",
+            "transfer_subset",
+            "transfer_size",
+            "transfer_epochs",
+            "side_batch_size",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer, got {value!r}")
@@ -51,15 +59,48 @@ class Budget:
 
 
 BUDGETS = {
-    "smoke": Budget("smoke", epochs=1, subset=2048, batch_size=128, lr=0.2, val_subset=1000, test_subset=1000,
-                    side_epochs=1, side_subset=512, transfer_subset=64, transfer_size=64,
-                    transfer_epochs=1),
-    "quick": Budget("quick", epochs=12, subset=None, batch_size=256, lr=0.4, val_subset=None, test_subset=None,
-                    side_epochs=3, side_subset=10000, transfer_subset=1000, transfer_size=112,
-                    transfer_epochs=2),
-    "full": Budget("full", epochs=40, subset=None, batch_size=256, lr=0.4, val_subset=None, test_subset=None,
-                   side_epochs=30, side_subset=45000, transfer_subset=10000, transfer_size=224,
-                   transfer_epochs=3),
+    "smoke": Budget(
+        "smoke",
+        epochs=1,
+        subset=2048,
+        batch_size=128,
+        lr=0.2,
+        val_subset=1000,
+        test_subset=1000,
+        side_epochs=1,
+        side_subset=512,
+        transfer_subset=64,
+        transfer_size=64,
+        transfer_epochs=1,
+    ),
+    "quick": Budget(
+        "quick",
+        epochs=12,
+        subset=None,
+        batch_size=256,
+        lr=0.4,
+        val_subset=None,
+        test_subset=None,
+        side_epochs=3,
+        side_subset=10000,
+        transfer_subset=1000,
+        transfer_size=112,
+        transfer_epochs=2,
+    ),
+    "full": Budget(
+        "full",
+        epochs=40,
+        subset=None,
+        batch_size=256,
+        lr=0.4,
+        val_subset=None,
+        test_subset=None,
+        side_epochs=30,
+        side_subset=45000,
+        transfer_subset=10000,
+        transfer_size=224,
+        transfer_epochs=3,
+    ),
 }
 
 

@@ -92,8 +92,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> dict:
             )
         if ckpt["num_classes"] != _num_classes(model):
             raise CheckpointError(
-                f"{path} was trained for {ckpt['num_classes']} classes, the model has "
-                f"{_num_classes(model)}"
+                f"{path} was trained for {ckpt['num_classes']} classes, the model has {_num_classes(model)}"
             )
         try:
             model.load_state_dict(ckpt["model_state"])

@@ -1,18 +1,22 @@
-"""Command line: ``python -m cnnbook models | train | reproduce``."""
+"""Command line: ``python -m cnnbook models | train | reproduce``.
+
+``torchrun --nproc_per_node=N -m cnnbook train ...`` trains data-parallel over N processes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
 from pathlib import Path
 
-from . import budgets
+from . import budgets, distributed
 from .checkpoint import CheckpointError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .models import count_parameters, get_model, list_models
-from .train import TrainingDiverged, evaluate, fit, set_seed
+from .train import PRECISIONS, TrainingDiverged, default_device, evaluate, fit, set_seed
 
 
 def positive_int(text: str) -> int:
@@ -34,10 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list the model registry with parameter counts")
     train = sub.add_parser("train", help="train a registry model on CIFAR-10")
-    train.add_argument("--model", required=True, choices=list_models(), metavar="NAME",
-                       help=f"one of: {', '.join(list_models())}")
-    train.add_argument("--budget", choices=list(budgets.BUDGETS), default=None,
-                       help="smoke | quick | full (default: CNNBOOK_BUDGET, else quick on CPU, full on GPU)")
+    train.add_argument(
+        "--model", required=True, choices=list_models(), metavar="NAME", help=f"one of: {', '.join(list_models())}"
+    )
+    train.add_argument(
+        "--budget",
+        choices=list(budgets.BUDGETS),
+        default=None,
+        help="smoke | quick | full (default: CNNBOOK_BUDGET, else quick on CPU, full on GPU)",
+    )
     train.add_argument("--epochs", type=positive_int)
     train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--subset", type=positive_int, help="training images to use (default: budget's)")
@@ -45,13 +54,49 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="folder for history.json and checkpoint.pt")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (bf16 autocast where the hardware has it), bf16 or fp32",
+    )
     train.add_argument("--no-progress", action="store_true")
     repro = sub.add_parser("reproduce", help="train the book's reference runs into results/<budget>/")
     repro.add_argument("--budget", choices=list(budgets.BUDGETS), required=True)
     repro.add_argument("--only", nargs="+", metavar="NAME", help="model names or run ids to (re)train")
     repro.add_argument("--seed", type=int, default=0)
     repro.add_argument("--no-progress", action="store_true")
+    sweep = sub.add_parser("sweep", help="run a chapter notebook over a parameter grid with papermill")
+    sweep.add_argument("notebook", type=Path)
+    sweep.add_argument(
+        "-p",
+        "--param",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar=("NAME", "VALUE"),
+        help="a parameter and its values, e.g. -p MODEL resnet20 resnet32 (repeat for a grid)",
+    )
+    sweep.add_argument("--budget", choices=list(budgets.BUDGETS), default="smoke")
+    sweep.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks and results")
     return parser
+
+
+def parse_grid(params: list[list[str]]) -> dict[str, list]:
+    """``[["MODEL", "resnet20", "resnet32"], ["EPOCHS", "2"]]`` -> ``{"MODEL": [...], "EPOCHS": [2]}``."""
+    grid = {}
+    for name, *values in params:
+        if not values:
+            raise ValueError(f"parameter {name} has no values")
+        grid[name] = [_literal(v) for v in values]
+    return grid
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def cmd_models() -> None:
@@ -61,23 +106,51 @@ def cmd_models() -> None:
 
 
 def cmd_train(args) -> None:
-    cfg = budgets.get_budget(args.budget, epochs=args.epochs, batch_size=args.batch_size,
-                             subset=args.subset, lr=args.lr)
-    set_seed(args.seed)
-    data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
-    model = get_model(args.model)
-    args.out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    history = fit(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  seed=args.seed, checkpoint=args.out / "checkpoint.pt", resume=args.resume,
-                  progress=not args.no_progress)
-    minutes = (time.perf_counter() - t0) / 60
-    test = evaluate(model, data.test)
-    record = {"model": args.model, "budget": cfg.as_dict(), "seed": args.seed, "dataset": data.variant,
-              "train_minutes_this_session": minutes, "test": test, **history.to_dict()}
+    cfg = budgets.get_budget(
+        args.budget, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.lr
+    )
+    ctx = distributed.init_from_env(default_device())
+    try:
+        set_seed(args.seed)
+        data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
+        model = get_model(args.model)
+        args.out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        history = fit(
+            model,
+            data.train,
+            data.val,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            seed=args.seed,
+            checkpoint=args.out / "checkpoint.pt",
+            resume=args.resume,
+            progress=not args.no_progress,
+            precision=args.precision,
+        )
+        minutes = (time.perf_counter() - t0) / 60
+        test = evaluate(model, data.test, precision=args.precision)
+    finally:
+        distributed.shutdown()
+    if not ctx.is_main:
+        return
+    record = {
+        "model": args.model,
+        "budget": cfg.as_dict(),
+        "seed": args.seed,
+        "dataset": data.variant,
+        "processes": ctx.world_size,
+        "train_minutes_this_session": minutes,
+        "test": test,
+        **history.to_dict(),
+    }
     (args.out / "history.json").write_text(json.dumps(record, indent=1))
-    print(f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% after {len(history)} epochs; "
-          f"wrote {args.out / 'history.json'} and {args.out / 'checkpoint.pt'}")
+    print(
+        f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% after {len(history)} epochs "
+        f"({ctx.world_size} process{'es' if ctx.enabled else ''}, {minutes:.1f} min); "
+        f"wrote {args.out / 'history.json'} and {args.out / 'checkpoint.pt'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,11 +164,17 @@ def main(argv: list[str] | None = None) -> int:
             from .reference import reproduce
 
             reproduce(args.budget, args.only, seed=args.seed, progress=not args.no_progress)
+        elif args.command == "sweep":
+            from .sweep import run_sweep
+
+            if not args.notebook.exists():
+                raise ValueError(f"no notebook at {args.notebook}")
+            run_sweep(args.notebook, parse_grid(args.param), args.out, budget=args.budget)
+            print(f"wrote {args.out / 'results.md'} and {args.out / 'results.png'}")
     except (ValueError, TypeError, DataNotFoundError, DataFormatError, CheckpointError, TrainingDiverged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last completed epoch's checkpoint is intact; rerun with --resume",
-              file=sys.stderr)
+        print("interrupted: the last completed epoch's checkpoint is intact; rerun with --resume", file=sys.stderr)
         return 130
     return 0

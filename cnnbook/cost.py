@@ -27,8 +27,15 @@ def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
-def throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: bool, repeats: int = 5,
-               device: torch.device | str = "cpu") -> float:
+def throughput(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    train: bool,
+    repeats: int = 5,
+    device: torch.device | str = "cpu",
+) -> float:
     """Median images/s over ``repeats`` timed passes of the batch ``x`` (after one warm-up).
 
     ``train=True`` times forward + backward + an SGD step, else an ``inference_mode`` forward.

@@ -24,8 +24,7 @@ import torch
 
 from .checkpoint import atomic_save, safe_load
 
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-           "dog", "frog", "horse", "ship", "truck")
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel statistics of the CIFAR-10 training images (canonical release).
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -90,23 +89,41 @@ class Split:
         idx = idx.to(self.images.device)
         return Split(self.images[idx], self.labels[idx])
 
-    def batches(self, batch_size: int, *, shuffle: bool = False, augment: bool = False,
-                seed: int = 0, drop_last: bool = False,
-                transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        augment: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        shard: tuple[int, int] = (0, 1),
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield float batches and labels on the split's device.
 
         ``transform`` turns a uint8 batch into the model's input (default :func:`normalize`).
+        ``shard=(rank, world_size)`` yields this process's share of every batch (every
+        ``world_size``-th image of it): all processes draw the same order, so together they
+        see each batch exactly once, and each augments its share with its own random stream.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        rank, world_size = shard
+        if not 0 <= rank < world_size or batch_size % world_size:
+            raise ValueError(
+                f"cannot split batches of {batch_size} into shard {rank} of {world_size}: "
+                "the batch size must be a multiple of the number of processes"
+            )
         gen = torch.Generator(device="cpu").manual_seed(seed)
         n = len(self)
         order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
         order = order.to(self.images.device)
+        if world_size > 1:
+            gen = torch.Generator(device="cpu").manual_seed(seed * world_size + rank + 1)
         stop = n - n % batch_size if drop_last and n >= batch_size else n
         for start in range(0, stop, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size][rank::world_size]
             x = self.images[idx]
             if augment:
                 x = augment_batch(x, gen)
@@ -129,12 +146,15 @@ class CIFAR10:
     source: str
 
     def to(self, device: torch.device | str) -> CIFAR10:
-        return CIFAR10(self.train.to(device), self.val.to(device), self.test.to(device),
-                       self.classes, self.variant, self.source)
+        return CIFAR10(
+            self.train.to(device), self.val.to(device), self.test.to(device), self.classes, self.variant, self.source
+        )
 
     def __repr__(self) -> str:
-        return (f"CIFAR10(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
-                f"variant={self.variant!r}, source={self.source!r})")
+        return (
+            f"CIFAR10(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
+            f"variant={self.variant!r}, source={self.source!r})"
+        )
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
@@ -176,10 +196,16 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
     return perm[val_size:], perm[:val_size]
 
 
-def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
-                 val_size: int = 5000, val_subset: int | None = None, test_subset: int | None = None,
-                 seed: int = 0,
-                 download: bool = True) -> CIFAR10:
+def load_cifar10(
+    root: str | Path | None = None,
+    *,
+    subset: int | None = None,
+    val_size: int = 5000,
+    val_subset: int | None = None,
+    test_subset: int | None = None,
+    seed: int = 0,
+    download: bool = True,
+) -> CIFAR10:
     """Load CIFAR-10 as :class:`CIFAR10` splits (45k train / 5k validation / 10k test).
 
     ``subset``, ``val_subset`` and ``test_subset`` keep random parts of the splits for short
@@ -192,8 +218,9 @@ def load_cifar10(root: str | Path | None = None, *, subset: int | None = None,
     train = Split(arrays["train_images"][train_idx], arrays["train_labels"][train_idx])
     val = Split(arrays["train_images"][val_idx], arrays["train_labels"][val_idx])
     test = Split(arrays["test_images"], arrays["test_labels"])
-    return CIFAR10(train.take(subset, seed), val.take(val_subset, seed), test.take(test_subset, seed), CLASSES,
-                   variant, source)
+    return CIFAR10(
+        train.take(subset, seed), val.take(val_subset, seed), test.take(test_subset, seed), CLASSES, variant, source
+    )
 
 
 def _load_arrays(root: Path, download: bool) -> tuple[dict, str, str]:

@@ -28,6 +28,7 @@ def capture_outputs(model: nn.Module, names: list[str]):
 def _saver(store: dict, name: str):
     def hook(module, inputs, output):
         store[name] = output.detach()
+
     return hook
 
 
@@ -43,8 +44,9 @@ def feature_maps(model: nn.Module, images: torch.Tensor, names: list[str]) -> di
     return {n: store[n].cpu() for n in names}
 
 
-def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   layer_type: type = nn.Conv2d) -> tuple[list[str], list[float]]:
+def gradient_norms(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, layer_type: type = nn.Conv2d
+) -> tuple[list[str], list[float]]:
     """L2 norm of the loss gradient w.r.t. each ``layer_type`` layer's weight, input to output."""
     model.zero_grad(set_to_none=True)
     device = next(model.parameters()).device

@@ -49,29 +49,43 @@ class RunSpec:
 
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models at the budget's main scale; the degradation set at its side scale."""
-    runs = [RunSpec(m, "chapter", cfg.epochs, cfg.subset, cfg.batch_size, cfg.lr)
-            for m in CHAPTER_MODELS if m in list_models()]
-    runs += [RunSpec(m, "degradation", cfg.side_epochs, cfg.side_subset, cfg.side_batch_size, cfg.side_lr)
-             for m in DEGRADATION_MODELS]
+    runs = [
+        RunSpec(m, "chapter", cfg.epochs, cfg.subset, cfg.batch_size, cfg.lr)
+        for m in CHAPTER_MODELS
+        if m in list_models()
+    ]
+    runs += [
+        RunSpec(m, "degradation", cfg.side_epochs, cfg.side_subset, cfg.side_batch_size, cfg.side_lr)
+        for m in DEGRADATION_MODELS
+    ]
     return runs
 
 
-def provenance(cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device,
-               commit: str | None) -> dict:
+def provenance(
+    cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device, commit: str | None
+) -> dict:
     """Everything needed to say where a reference number came from."""
     return {
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
-        "budget": cfg.name, "run": spec.__dict__, "seed": seed, "git_commit": commit,
-        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+        "budget": cfg.name,
+        "run": spec.__dict__,
+        "seed": seed,
+        "git_commit": commit,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
-        "threads": torch.get_num_threads(), "precision": resolve_precision("auto", device),
-        "wall_minutes": round(seconds / 60, 2), "dataset_variant": variant,
+        "threads": torch.get_num_threads(),
+        "precision": resolve_precision("auto", device),
+        "wall_minutes": round(seconds / 60, 2),
+        "dataset_variant": variant,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def reproduce(budget: str, only: list[str] | None = None, seed: int = 0, results: Path = RESULTS,
-              progress: bool = True) -> list[Path]:
+def reproduce(
+    budget: str, only: list[str] | None = None, seed: int = 0, results: Path = RESULTS, progress: bool = True
+) -> list[Path]:
     """Train the reference runs of ``budget`` (or those whose model/run id is in ``only``)."""
     cfg = get_budget(budget)
     runs = [r for r in reference_runs(cfg) if not only or r.model in only or r.run_id in only]
@@ -89,14 +103,26 @@ def reproduce(budget: str, only: list[str] | None = None, seed: int = 0, results
         model = get_model(spec.model)
         print(f"[{cfg.name}] {spec.run_id}: {spec.epochs} epochs on {len(data.train):,} images", flush=True)
         t0 = time.perf_counter()
-        history = fit(model, data.train, data.val, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                      seed=seed, device=device, checkpoint=out / "resume.pt", resume=True, progress=progress)
+        history = fit(
+            model,
+            data.train,
+            data.val,
+            epochs=spec.epochs,
+            batch_size=spec.batch_size,
+            lr=spec.lr,
+            seed=seed,
+            device=device,
+            checkpoint=out / "resume.pt",
+            resume=True,
+            progress=progress,
+        )
         seconds = time.perf_counter() - t0
         test = evaluate(model, data.test)
         save_checkpoint(out / "checkpoint.pt", model)
         (out / "resume.pt").unlink(missing_ok=True)
-        (out / "history.json").write_text(json.dumps({"model": spec.model, "test": test, **history.to_dict()},
-                                                     indent=1))
+        (out / "history.json").write_text(
+            json.dumps({"model": spec.model, "test": test, **history.to_dict()}, indent=1)
+        )
         record = provenance(cfg, spec, seed, seconds, data.variant, device, commit)
         (out / "provenance.json").write_text(json.dumps(record, indent=1))
         print(f"[{cfg.name}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
@@ -133,16 +159,18 @@ def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> Referen
     if not (path / "history.json").exists():
         return None
     record = json.loads((path / "history.json").read_text())
-    return Reference(History(record["records"]), record["test"], json.loads((path / "provenance.json").read_text()),
-                     path)
+    return Reference(
+        History(record["records"]), record["test"], json.loads((path / "provenance.json").read_text()), path
+    )
 
 
 def _git_commit() -> str | None:
     try:
         root = Path(__file__).resolve().parent.parent
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
         return commit.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -156,26 +184,63 @@ def _cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
+def reference_table(
+    budgets: tuple[str, ...] = ("quick", "full"), run_ids: tuple[str, ...] = CHAPTER_MODELS, results: Path = RESULTS
+) -> list[dict]:
+    """One row per committed reference run: model, budget, epochs, wall minutes, test accuracy, device.
+
+    Budgets without any committed run get a row that says so, so their absence stays visible.
+    """
+    rows = []
+    for budget in budgets:
+        found = [(run_id, ref) for run_id in run_ids if (ref := load_reference(run_id, budget, results))]
+        if not found:
+            rows.append(
+                {
+                    "model": "(none yet)",
+                    "budget": budget,
+                    "epochs": "—",
+                    "minutes": "—",
+                    "test accuracy": "—",
+                    "device": f"python -m cnnbook reproduce --budget {budget}",
+                }
+            )
+        for run_id, ref in found:
+            p = ref.provenance
+            rows.append(
+                {
+                    "model": run_id,
+                    "budget": budget,
+                    "epochs": len(ref.history),
+                    "minutes": p["wall_minutes"],
+                    "test accuracy": f"{ref.test['accuracy']:.2%}",
+                    "device": f"{p['device_name']} ({p['device']}, {p['threads']} threads)",
+                }
+            )
+    return rows
+
+
 def longest_reference(run_id: str, results: Path = RESULTS) -> Reference | None:
     """The committed reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
     found = [r for b in ("full", "quick", "smoke") if (r := load_reference(run_id, b, results)) is not None]
     return max(found, key=lambda r: len(r.history), default=None)
 
 
-def with_reference(history: History, run_id: str, budget: str, results: Path = RESULTS) -> dict[str, History]:
-    """``{"this run (budget)": history}``, plus the committed reference of ``run_id`` at ``budget`` if any."""
-    runs = {f"this run ({budget})": history}
+def reference_curves(run_id: str, budget: str, results: Path = RESULTS) -> dict[str, History]:
+    """``{label: history}`` of the committed reference of ``run_id`` at ``budget``; empty (and says so) if none."""
     reference = load_reference(run_id, budget, results)
     if reference is None:
-        print(f"No committed reference run of {run_id} at budget {budget!r} to compare with "
-              f"(python -m cnnbook reproduce --budget {budget} --only {run_id} makes one).")
-    else:
-        runs[reference.label] = reference.history
-    return runs
+        print(
+            f"No committed reference run of {run_id} at budget {budget!r} to compare with "
+            f"(python -m cnnbook reproduce --budget {budget} --only {run_id} makes one)."
+        )
+        return {}
+    return {reference.label: reference.history}
 
 
-def best_trained(model: torch.nn.Module, history: History, run_id: str, budget: str,
-                 results: Path = RESULTS) -> tuple[torch.nn.Module, str]:
+def best_trained(
+    model: torch.nn.Module, history: History, run_id: str, budget: str, results: Path = RESULTS
+) -> tuple[torch.nn.Module, str]:
     """The longest committed reference model of ``run_id`` if it trained longer than ``history``,
     else ``model``; with a label that says which one it is."""
     longest = longest_reference(run_id, results)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Split
 
@@ -101,11 +102,13 @@ class History:
         return cls(list(d["records"]))
 
 
-def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-                   nesterov: bool = True) -> torch.optim.SGD:
+def make_optimizer(
+    model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4, nesterov: bool = True
+) -> torch.optim.SGD:
     """SGD (Nesterov momentum by default) with weight decay on every parameter."""
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                           weight_decay=weight_decay, nesterov=nesterov and momentum > 0)
+    return torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov and momentum > 0
+    )
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int):
@@ -129,19 +132,37 @@ def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, lr: float, t
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int, batch_size: int = 256,
-        lr: float = 0.4, momentum: float = 0.9, weight_decay: float = 5e-4, nesterov: bool = True,
-        label_smoothing: float = 0.1, schedule: str = "onecycle", augment: bool = True, seed: int = 0,
-        device: torch.device | str | None = None, checkpoint: str | Path | None = None,
-        resume: bool = False, progress: bool = True, check_every: int = 20, precision: str = "auto",
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        callbacks: Iterable[Callable[[History], None]] = ()) -> History:
+def fit(
+    model: nn.Module,
+    train: Split,
+    val: Split | None = None,
+    *,
+    epochs: int,
+    batch_size: int = 256,
+    lr: float = 0.4,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    nesterov: bool = True,
+    label_smoothing: float = 0.1,
+    schedule: str = "onecycle",
+    augment: bool = True,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    check_every: int = 20,
+    precision: str = "auto",
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    callbacks: Iterable[Callable[[History], None]] = (),
+) -> History:
     """Train ``model`` on ``train`` for ``epochs``, validating on ``val`` after each epoch.
 
     ``transform`` maps uint8 batches to model inputs (default: CIFAR normalisation).
     Each callback gets the history after every epoch; one returning True stops training.
     With ``checkpoint``, the state is saved atomically after every epoch; ``resume=True``
     continues from it and ends with the same history as an uninterrupted run (same seed, CPU).
+    Under ``torchrun`` each process trains on its share of every batch (see :mod:`cnnbook.distributed`).
     ``precision``: "auto" (bf16 autocast where native, see :func:`native_bf16`), "bf16" or "fp32".
     """
     _check_positive(epochs=epochs, batch_size=batch_size, lr=lr)
@@ -149,16 +170,29 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
         raise ValueError("the training split is empty")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
-    device = torch.device(device) if device is not None else default_device()
+    ctx = distributed.context()
+    device = distributed.local_device(torch.device(device) if device is not None else default_device())
     precision = resolve_precision(precision, device)
     model.to(device, memory_format=torch.channels_last)
+    replica = model
+    if ctx.enabled:
+        device_ids = [device.index] if device.type == "cuda" else None
+        replica = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     train, val = train.to(device), (val.to(device) if val is not None else None)
     steps = train.num_batches(batch_size, drop_last=True)
     optimizer = make_optimizer(model, lr, momentum, weight_decay, nesterov)
     scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps)
-    run_config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "schedule": schedule,
-                  "train_size": len(train), "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-                  "precision": precision}
+    run_config = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "schedule": schedule,
+        "train_size": len(train),
+        "weight_decay": weight_decay,
+        "label_smoothing": label_smoothing,
+        "precision": precision,
+    }
     history, start = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         history, start = _restore(checkpoint, model, optimizer, scheduler, run_config)
@@ -166,31 +200,63 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
         torch.manual_seed(seed * 100_003 + epoch)  # dropout etc.: same stream on resume
         model.train()
         t0 = time.perf_counter()
-        batches = train.batches(batch_size, shuffle=True, augment=augment, seed=seed * 100_003 + epoch,
-                                drop_last=True, transform=transform)
-        sums = _train_epoch(model, batches, steps, optimizer, scheduler, f"epoch {epoch + 1}/{epochs}",
-                            label_smoothing, check_every, progress, checkpoint, precision)
+        batches = train.batches(
+            batch_size,
+            shuffle=True,
+            augment=augment,
+            seed=seed * 100_003 + epoch,
+            drop_last=True,
+            transform=transform,
+            shard=ctx.shard,
+        )
+        sums = _train_epoch(
+            replica,
+            batches,
+            steps,
+            optimizer,
+            scheduler,
+            f"epoch {epoch + 1}/{epochs}",
+            label_smoothing,
+            check_every,
+            progress and ctx.is_main,
+            checkpoint,
+            precision,
+        )
         seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
-                  "images_per_s": sums["n"] / seconds}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": sums["loss"],
+            "train_acc": sums["acc"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+            "images": sums["n"],
+            "images_per_s": sums["n"] / seconds,
+        }
         if val is not None:
+            distributed.sync_buffers(model)
             metrics = evaluate(model, val, transform=transform, precision=precision)
             record.update(val_loss=metrics["loss"], val_acc=metrics["accuracy"])
         history.append(record)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer_state=optimizer.state_dict(),
-                            scheduler_state=scheduler.state_dict(), epoch=epoch + 1,
-                            history=history.to_dict(), run_config=run_config)
-        if progress:
+        if checkpoint is not None and ctx.is_main:
+            save_checkpoint(
+                checkpoint,
+                model,
+                optimizer_state=optimizer.state_dict(),
+                scheduler_state=scheduler.state_dict(),
+                epoch=epoch + 1,
+                history=history.to_dict(),
+                run_config=run_config,
+            )
+        if progress and ctx.is_main:
             print(_summary(record, epochs), flush=True)
         if any([callback(history) for callback in callbacks]):
             break  # a callback returned True: stop early
     return history
 
 
-def _train_epoch(model, batches, steps, optimizer, scheduler, desc, label_smoothing, check_every,
-                 progress, checkpoint, precision) -> dict:
+def _train_epoch(
+    model, batches, steps, optimizer, scheduler, desc, label_smoothing, check_every, progress, checkpoint, precision
+) -> dict:
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -217,14 +283,21 @@ def _train_epoch(model, batches, steps, optimizer, scheduler, desc, label_smooth
     if bar is not None:
         bar.close()
     _raise_if_diverged(first_bad, desc, optimizer, checkpoint)
-    return {"loss": loss_sum.item() / n, "acc": correct.item() / n, "n": n}
+    totals = distributed.all_reduce(
+        torch.stack([loss_sum, correct.to(loss_sum.dtype), torch.tensor(float(n), device=device)])
+    )
+    loss_total, correct_total, n_total = totals.tolist()
+    return {"loss": loss_total / n_total, "acc": correct_total / n_total, "n": int(n_total)}
 
 
 def _raise_if_diverged(first_bad: torch.Tensor, desc: str, optimizer, checkpoint) -> None:
-    step = int(first_bad)
+    step = int(distributed.all_reduce(first_bad.clone(), op="max"))
     if step >= 0:
-        kept = (f"The last good checkpoint, {checkpoint}, is kept (it was written before this epoch)."
-                if checkpoint is not None and Path(checkpoint).exists() else "No checkpoint was written.")
+        kept = (
+            f"The last good checkpoint, {checkpoint}, is kept (it was written before this epoch)."
+            if checkpoint is not None and Path(checkpoint).exists()
+            else "No checkpoint was written."
+        )
         raise TrainingDiverged(
             f"the training loss became NaN/inf at {desc}, step {step + 1} "
             f"(learning rate {optimizer.param_groups[0]['lr']:.3g}). {kept} "
@@ -246,32 +319,51 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, split: Split, batch_size: int = 1000, transform=None, precision: str = "auto") -> dict:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation)."""
-    preds, loss = _predict(model, split, batch_size, transform, precision)
-    return {"loss": loss, "accuracy": (preds == split.labels.to(preds.device)).float().mean().item()}
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation).
+
+    Under ``torchrun`` each process evaluates its share and the results are combined.
+    """
+    ctx = distributed.context()
+    preds, labels, loss_sum = _predict(model, split, batch_size, transform, precision, ctx.shard)
+    totals = distributed.all_reduce(
+        torch.stack(
+            [
+                loss_sum,
+                (preds == labels).sum().to(loss_sum.dtype),
+                torch.tensor(float(len(labels)), device=loss_sum.device),
+            ]
+        )
+    )
+    loss_total, correct, n = totals.tolist()
+    return {"loss": loss_total / n, "accuracy": correct / n}
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, split: Split, batch_size: int = 1000, transform=None,
-            precision: str = "auto") -> torch.Tensor:
+def predict(
+    model: nn.Module, split: Split, batch_size: int = 1000, transform=None, precision: str = "auto"
+) -> torch.Tensor:
     """Predicted class of every image in ``split`` (a CPU tensor)."""
     return _predict(model, split, batch_size, transform, precision)[0].cpu()
 
 
-def _predict(model: nn.Module, split: Split, batch_size: int, transform, precision) -> tuple[torch.Tensor, float]:
+def _predict(
+    model: nn.Module, split: Split, batch_size: int, transform, precision, shard: tuple[int, int] = (0, 1)
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Predictions, labels and summed loss over ``split`` (this process's ``shard`` of it)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     split = split.to(device)
-    preds, loss_sum = [], torch.zeros((), device=device)
-    for x, y in split.batches(batch_size, transform=transform):
+    preds, labels, loss_sum = [], [], torch.zeros((), device=device)
+    for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
         with autocast(device, precision):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         preds.append(logits.argmax(1))
+        labels.append(y)
     model.train(was_training)
-    return torch.cat(preds), loss_sum.item() / len(split)
+    return torch.cat(preds), torch.cat(labels), loss_sum
 
 
 def per_class_accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
@@ -297,6 +389,8 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 
 def _summary(r: dict, epochs: int) -> str:
     val = f"  val loss {r['val_loss']:.3f} acc {100 * r['val_acc']:.1f}%" if "val_acc" in r else ""
-    return (f"epoch {r['epoch']:>3}/{epochs}  train loss {r['train_loss']:.3f} "
-            f"acc {100 * r['train_acc']:.1f}%{val}  lr {r['lr']:.3g}  "
-            f"{r['seconds']:.0f} s ({r['images_per_s']:.0f} img/s)")
+    return (
+        f"epoch {r['epoch']:>3}/{epochs}  train loss {r['train_loss']:.3f} "
+        f"acc {100 * r['train_acc']:.1f}%{val}  lr {r['lr']:.3g}  "
+        f"{r['seconds']:.0f} s ({r['images_per_s']:.0f} img/s)"
+    )

@@ -46,15 +46,15 @@ class ImageNetInput:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float().div_(255)
         if x.shape[-1] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
-                              align_corners=False)
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
-def pretrained(name: str, num_classes: int, weights: str | None = "DEFAULT", freeze: bool = False,
-               input_size: int | None = None) -> tuple[nn.Module, ImageNetInput]:
+def pretrained(
+    name: str, num_classes: int, weights: str | None = "DEFAULT", freeze: bool = False, input_size: int | None = None
+) -> tuple[nn.Module, ImageNetInput]:
     """A torchvision model with a new ``num_classes`` head and its input transform.
 
     ``weights="DEFAULT"`` loads ImageNet weights (download needs the network); ``None`` starts
@@ -102,8 +102,7 @@ def head_of(model: nn.Module) -> nn.Module:
 
 
 @torch.inference_mode()
-def extract_features(model: nn.Module, split: Split, transform: ImageNetInput,
-                     batch_size: int = 64) -> torch.Tensor:
+def extract_features(model: nn.Module, split: Split, transform: ImageNetInput, batch_size: int = 64) -> torch.Tensor:
     """Run the backbone (everything but the head) once over ``split``: ``(N, D)`` features."""
     name = MODELS[model.registry_name.removeprefix("torchvision.")][1]
     head = getattr(model, name)
@@ -119,9 +118,19 @@ def extract_features(model: nn.Module, split: Split, transform: ImageNetInput,
     return torch.cat(feats).cpu()
 
 
-def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor | None = None,
-             val_y: torch.Tensor | None = None, *, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
-             weight_decay: float = 1e-4, seed: int = 0) -> History:
+def fit_head(
+    head: nn.Linear,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    *,
+    epochs: int = 30,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> History:
     """Train a linear head on cached features with Adam; history has the same keys as ``fit``."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -132,7 +141,7 @@ def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_
         order = torch.randperm(len(train_y), generator=gen)
         loss_sum, correct = 0.0, 0
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             logits = head(train_x[idx])
             loss = F.cross_entropy(logits, train_y[idx])
             opt.zero_grad(set_to_none=True)
@@ -141,14 +150,22 @@ def fit_head(head: nn.Linear, train_x: torch.Tensor, train_y: torch.Tensor, val_
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == train_y[idx]).sum().item()
         seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / len(order), "train_acc": correct / len(order),
-                  "lr": lr, "seconds": seconds, "images_per_s": len(order) / seconds}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / len(order),
+            "train_acc": correct / len(order),
+            "lr": lr,
+            "seconds": seconds,
+            "images_per_s": len(order) / seconds,
+        }
         if val_x is not None:
             with torch.no_grad():
                 head.eval()
                 logits = head(val_x)
-                record.update(val_loss=F.cross_entropy(logits, val_y).item(),
-                              val_acc=(logits.argmax(1) == val_y).float().mean().item())
+                record.update(
+                    val_loss=F.cross_entropy(logits, val_y).item(),
+                    val_acc=(logits.argmax(1) == val_y).float().mean().item(),
+                )
         history.append(record)
     return history
 
@@ -170,9 +187,21 @@ class FineTuned:
         return "ImageNet weights" if self.pretrained else "random init (no ImageNet weights)"
 
 
-def fine_tune(name: str, train: Split, test: Split, *, epochs: int, input_size: int | None = None,
-              num_classes: int = 10, batch_size: int = 32, lr: float = 0.01, weight_decay: float = 1e-4,
-              seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> FineTuned:
+def fine_tune(
+    name: str,
+    train: Split,
+    test: Split,
+    *,
+    epochs: int,
+    input_size: int | None = None,
+    num_classes: int = 10,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> FineTuned:
     """Fine-tune torchvision's ImageNet ``name`` end to end with a new head; test accuracy on ``test``.
 
     Without the weights (usually: offline) the same run starts from random initialisation,
@@ -184,7 +213,19 @@ def fine_tune(name: str, train: Split, test: Split, *, epochs: int, input_size: 
     except WeightsUnavailableError as err:
         model, transform = pretrained(name, num_classes, weights=None, input_size=input_size)
         unavailable = str(err)
-    history = fit(model, train, None, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                  label_smoothing=0.0, transform=transform, seed=seed, device=device, progress=progress)
+    history = fit(
+        model,
+        train,
+        None,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        label_smoothing=0.0,
+        transform=transform,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
     accuracy = evaluate(model, test, batch_size=100, transform=transform)["accuracy"]
     return FineTuned(model, transform, history, accuracy, not unavailable, unavailable)

@@ -13,8 +13,9 @@ from .train import History
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def plot_history(runs: History | Mapping[str, History], title: str | None = None,
-                 metrics: Sequence[str] = ("loss", "acc"), axes=None):
+def plot_history(
+    runs: History | Mapping[str, History], title: str | None = None, metrics: Sequence[str] = ("loss", "acc"), axes=None
+):
     """Loss and accuracy per epoch; training solid, validation dashed; several runs overlaid."""
     if isinstance(runs, History):
         runs = {"": runs}
@@ -28,8 +29,15 @@ def plot_history(runs: History | Mapping[str, History], title: str | None = None
                 key = f"{split}_{metric}"
                 if hist.records and key in hist.last:
                     name = f"{label} {split}".strip()
-                    ax.plot(hist["epoch"], [scale * v for v in hist[key]], style, color=color,
-                            marker="o", markersize=3, label=name)
+                    ax.plot(
+                        hist["epoch"],
+                        [scale * v for v in hist[key]],
+                        style,
+                        color=color,
+                        marker="o",
+                        markersize=3,
+                        label=name,
+                    )
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)" if metric == "acc" else metric)
@@ -41,8 +49,38 @@ def plot_history(runs: History | Mapping[str, History], title: str | None = None
     return axes[0].figure
 
 
-def show_images(images: torch.Tensor, labels: Sequence[int], classes: Sequence[str],
-                preds: Sequence[int] | None = None, ncols: int = 8, title: str | None = None):
+class LivePlot:
+    """A :func:`cnnbook.fit` callback that redraws the curves after every epoch, in place.
+
+    In JupyterLab the figure grows epoch by epoch; the last drawing stays in the cell's
+    output, so the static page shows the finished curves. ``others`` (e.g. a reference run)
+    are drawn alongside from the start.
+    """
+
+    def __init__(self, label: str = "this run", others: Mapping[str, History] | None = None, title: str | None = None):
+        self.label, self.others, self.title = label, dict(others or {}), title
+        self.handle = None
+
+    def __call__(self, history: History) -> bool:
+        from IPython.display import display
+
+        fig = plot_history({self.label: history, **self.others}, title=self.title)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)
+        return False  # never stops training
+
+
+def show_images(
+    images: torch.Tensor,
+    labels: Sequence[int],
+    classes: Sequence[str],
+    preds: Sequence[int] | None = None,
+    ncols: int = 8,
+    title: str | None = None,
+):
     """A grid of uint8 images with their true labels (and predictions: green right, red wrong)."""
     n = len(images)
     nrows = math.ceil(n / ncols)
@@ -64,8 +102,9 @@ def show_images(images: torch.Tensor, labels: Sequence[int], classes: Sequence[s
     return fig
 
 
-def plot_feature_maps(maps: Mapping[str, torch.Tensor], image_index: int = 0, channels: int = 8,
-                      title: str | None = None):
+def plot_feature_maps(
+    maps: Mapping[str, torch.Tensor], image_index: int = 0, channels: int = 8, title: str | None = None
+):
     """One row per layer: the first ``channels`` activation maps of one image."""
     fig, axes = plt.subplots(len(maps), channels, figsize=(1.3 * channels, 1.5 * len(maps)), squeeze=False)
     for row, (name, fmap) in zip(axes, maps.items()):
@@ -82,17 +121,86 @@ def plot_feature_maps(maps: Mapping[str, torch.Tensor], image_index: int = 0, ch
     return fig
 
 
+def explore_feature_maps(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: Sequence[int],
+    classes: Sequence[str],
+    layers: Sequence[str],
+    channels: int = 16,
+):
+    """A layer dropdown and an image slider over the feature maps of ``images`` (uint8), via ipywidgets.
+
+    The widgets need a live kernel (JupyterLab, Colab); a static page cannot redraw them.
+    """
+    import ipywidgets as widgets
+
+    from .data import normalize
+    from .probe import feature_maps
+
+    maps = feature_maps(model, normalize(images), list(layers))
+
+    def show(layer: str, image: int) -> None:
+        fig, axes = plt.subplots(1, channels + 1, figsize=(1.1 * (channels + 1), 1.6))
+        axes[0].imshow(images[image].permute(1, 2, 0).cpu().numpy())
+        axes[0].set_title(classes[int(labels[image])], fontsize=8)
+        for c, ax in enumerate(axes[1:]):
+            if c < maps[layer].shape[1]:
+                ax.imshow(maps[layer][image, c].numpy(), cmap="viridis")
+        for ax in axes:
+            ax.axis("off")
+        fig.suptitle(f"{layer}: {tuple(maps[layer].shape[1:])}, first {channels} channels", fontsize=9)
+        plt.show()
+
+    return widgets.interact(
+        show,
+        layer=widgets.Dropdown(options=list(layers), description="layer"),
+        image=widgets.IntSlider(0, 0, len(images) - 1, description="image"),
+    )
+
+
 def plot_filters(weight: torch.Tensor, ncols: int = 16, title: str | None = None):
     """First-layer convolution filters ``(out, 3, k, k)`` shown as small RGB patches."""
     w = weight.detach().cpu()
-    w = (w - w.amin(dim=(1, 2, 3), keepdim=True)) / (w.amax(dim=(1, 2, 3), keepdim=True)
-                                                       - w.amin(dim=(1, 2, 3), keepdim=True) + 1e-8)
+    w = (w - w.amin(dim=(1, 2, 3), keepdim=True)) / (
+        w.amax(dim=(1, 2, 3), keepdim=True) - w.amin(dim=(1, 2, 3), keepdim=True) + 1e-8
+    )
     nrows = math.ceil(len(w) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(0.6 * ncols, 0.6 * nrows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(w):
             ax.imshow(w[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_cam(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    labels: Sequence[int],
+    preds: Sequence[int],
+    classes: Sequence[str],
+    title: str | None = None,
+):
+    """Images (uint8) over their Grad-CAM maps: top row the images, bottom row the maps laid over them."""
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.6), squeeze=False)
+    for i in range(n):
+        image = images[i].permute(1, 2, 0).cpu().numpy()
+        axes[0, i].imshow(image)
+        correct = int(preds[i]) == int(labels[i])
+        axes[0, i].set_title(
+            f"{classes[int(labels[i])]}\n→ {classes[int(preds[i])]}",
+            fontsize=8,
+            color="tab:green" if correct else "tab:red",
+        )
+        axes[1, i].imshow(image)
+        axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        for ax in axes[:, i]:
+            ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -130,13 +238,13 @@ def show_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = Non
 
 
 def markdown_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = None) -> str:
-    """A Markdown table of ``rows`` (dicts with the same keys); floats use ``floatfmt[key]``."""
+    """A Markdown table of ``rows`` (dicts; a key missing from a row shows as —); floats use ``floatfmt[key]``."""
     floatfmt = floatfmt or {}
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))  # every column, in order of appearance
 
     def cell(key, value):
         return format(value, floatfmt.get(key, ".3g")) if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(k, r[k]) if k in r else "—" for k in keys) + " |" for r in rows]
     return "\n".join(lines)

@@ -13,8 +13,12 @@ BIN = Path(sys.executable).parent
 
 
 def failing_notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
-                                         nbformat.v4.new_code_cell("raise ValueError('this chapter is broken')")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Broken"),
+            nbformat.v4.new_code_cell("raise ValueError('this chapter is broken')"),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -35,7 +39,11 @@ def test_book_build_fails_when_a_notebook_raises(tmp_path):
 
 def test_nbmake_fails_when_a_notebook_raises(tmp_path):
     nb = failing_notebook(tmp_path / "broken.ipynb")
-    result = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", str(nb), "-q", "-p", "no:cacheprovider"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbmake", str(nb), "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "this chapter is broken" in result.stdout

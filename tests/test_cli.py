@@ -37,8 +37,12 @@ def test_subset_larger_than_the_data_is_an_error(cifar, capsys, tmp_path):
 
 def test_train_writes_history_and_checkpoint(cifar, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--model", "resnet20", "--budget", "smoke", "--subset", "256", "--no-progress",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["train", "--model", "resnet20", "--budget", "smoke", "--subset", "256", "--no-progress", "--out", str(out)]
+        )
+        == 0
+    )
     record = json.loads((out / "history.json").read_text())
     assert record["model"] == "resnet20" and len(record["records"]) == 1
     assert 0 <= record["test"]["accuracy"] <= 1
@@ -49,8 +53,23 @@ def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(cifar, tmp_path):
     from cnnbook.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "cnnbook", "train", "--model", "resnet20", "--budget", "smoke", "--subset", "256",
-           "--epochs", "4", "--no-progress", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnnbook",
+        "train",
+        "--model",
+        "resnet20",
+        "--budget",
+        "smoke",
+        "--subset",
+        "256",
+        "--epochs",
+        "4",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and time.time() < deadline:

@@ -46,8 +46,10 @@ def test_augmentation_is_a_crop_or_a_mirrored_crop_of_the_padded_image():
     x = x.expand(50, -1, -1, -1).contiguous()
     out = augment_batch(x, torch.Generator().manual_seed(0))
     padded = torch.nn.functional.pad(x[0], (4, 4, 4, 4))
-    windows = {bytes(padded[:, i:i + 32, j:j + 32].numpy()) for i in range(9) for j in range(9)}
-    windows |= {bytes(torch.flip(padded[:, i:i + 32, j:j + 32], dims=[2]).numpy()) for i in range(9) for j in range(9)}
+    windows = {bytes(padded[:, i : i + 32, j : j + 32].numpy()) for i in range(9) for j in range(9)}
+    windows |= {
+        bytes(torch.flip(padded[:, i : i + 32, j : j + 32], dims=[2]).numpy()) for i in range(9) for j in range(9)
+    }
     assert all(bytes(img.numpy()) in windows for img in out)
 
 

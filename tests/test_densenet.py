@@ -64,8 +64,7 @@ def test_densenet_cifar_block_outputs_and_logits():
     model = get_model("densenet_cifar", num_classes=7)
     names = [f"features.denseblock{i}" for i in range(1, 5)]
     maps = probe.feature_maps(model, torch.randn(2, 3, 32, 32), names + ["classifier"])
-    assert [tuple(maps[n].shape) for n in names] == [(2, 48, 32, 32), (2, 88, 16, 16), (2, 172, 8, 8),
-                                                      (2, 214, 4, 4)]
+    assert [tuple(maps[n].shape) for n in names] == [(2, 48, 32, 32), (2, 88, 16, 16), (2, 172, 8, 8), (2, 214, 4, 4)]
     assert maps["classifier"].shape == (2, 7)
 
 
@@ -76,12 +75,15 @@ def test_gradients_reach_the_first_layer():
     assert first is not None and first.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name, x, message", [
-    ("densenet_cifar", torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
-    ("densenet_cifar", torch.randn(3, 32, 32), "Add a batch dimension"),
-    ("densenet_cifar", torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch"),
-    ("densenet121", torch.randn(2, 3, 16, 16), "at least 32x32"),
-])
+@pytest.mark.parametrize(
+    "name, x, message",
+    [
+        ("densenet_cifar", torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
+        ("densenet_cifar", torch.randn(3, 32, 32), "Add a batch dimension"),
+        ("densenet_cifar", torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch"),
+        ("densenet121", torch.randn(2, 3, 16, 16), "at least 32x32"),
+    ],
+)
 def test_bad_inputs_get_clear_errors(name, x, message):
     with pytest.raises((ValueError, TypeError), match=message):
         get_model(name)(x)

@@ -107,11 +107,14 @@ def test_googlenet_rejects_images_too_small_for_its_downsampling():
         model(torch.randn(1, 3, 14, 14))
 
 
-@pytest.mark.parametrize("x, message", [
-    (torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
-    (torch.randn(3, 32, 32), "Add a batch dimension"),
-    (torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch"),
-])
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
+        (torch.randn(3, 32, 32), "Add a batch dimension"),
+        (torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch"),
+    ],
+)
 def test_bad_inputs_get_clear_errors(x, message):
     with pytest.raises((ValueError, TypeError), match=message):
         get_model("googlenet_cifar")(x)
@@ -130,7 +133,7 @@ def test_zero_output_ablates_one_branch_and_restores_it():
     assert not maps[name].any()
     spec = model.body.inception3a
     start = spec.branch1x1.conv.out_channels + spec.branch3x3[1].conv.out_channels
-    assert not maps["body.inception3a"][:, start:start + spec.branch5x5[1].conv.out_channels].any()
+    assert not maps["body.inception3a"][:, start : start + spec.branch5x5[1].conv.out_channels].any()
     assert not torch.allclose(before, ablated) and torch.equal(before, after)
     with pytest.raises(ValueError, match="no submodule named 'body.nope'"):
         with probe.zero_output(model, "body.nope"):

@@ -15,7 +15,7 @@ def test_seed_resnet18_has_exactly_the_sources_parameter_count():
 def test_cifar_resnets_match_table6_and_plain_twins_match_them(depth):
     assert count_parameters(get_model(f"resnet{depth}")) == CIFAR_PARAMS[depth]
     assert count_parameters(get_model(f"plain{depth}")) == CIFAR_PARAMS[depth]
-    assert abs(CIFAR_PARAMS[depth] / 1e6 - {20: .27, 32: .46, 44: .66, 56: .85, 110: 1.7}[depth]) < 0.03
+    assert abs(CIFAR_PARAMS[depth] / 1e6 - {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}[depth]) < 0.03
 
 
 def test_plain_nets_have_no_shortcuts_and_resnets_do():
@@ -58,12 +58,15 @@ def test_list_models_sorts_depths_naturally():
     assert names.index("resnet20") < names.index("resnet110")
 
 
-@pytest.mark.parametrize("x, message", [
-    (torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
-    (torch.randn(3, 32, 32), "Add a batch dimension"),
-    (torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch, got torch.uint8"),
-    (torch.randn(2, 3, 4, 4), "at least 8x8"),
-])
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.randn(2, 1, 32, 32), "expects 3 input channels, got 1"),
+        (torch.randn(3, 32, 32), "Add a batch dimension"),
+        (torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8), "floating-point batch, got torch.uint8"),
+        (torch.randn(2, 3, 4, 4), "at least 8x8"),
+    ],
+)
 def test_bad_inputs_get_clear_errors(x, message):
     with pytest.raises((ValueError, TypeError), match=message):
         get_model("resnet18")(x)

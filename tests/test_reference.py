@@ -40,7 +40,6 @@ def test_longest_reference_prefers_the_longer_run(cifar, tmp_path):
     assert longest_reference("degradation-plain20", results=tmp_path).provenance["budget"] == "smoke"
 
 
-
 def fake_reference(results, run_id, budget, model, epochs):
     """A committed-looking reference run without training one."""
     from cnnbook.checkpoint import save_checkpoint
@@ -48,25 +47,48 @@ def fake_reference(results, run_id, budget, model, epochs):
     path = results / budget / run_id
     path.mkdir(parents=True)
     records = [{"epoch": e + 1, "train_loss": 1.0} for e in range(epochs)]
-    (path / "history.json").write_text(json.dumps({"model": "resnet20", "test": {}, "records": records}))
-    (path / "provenance.json").write_text(json.dumps({"budget": budget, "device_name": "cpu", "wall_minutes": 1,
-                                                      "run": {"model": "resnet20"}}))
+    (path / "history.json").write_text(json.dumps({"model": "resnet20", "test": {"accuracy": 0.5}, "records": records}))
+    (path / "provenance.json").write_text(
+        json.dumps(
+            {
+                "budget": budget,
+                "device_name": "cpu",
+                "wall_minutes": 1,
+                "device": "cpu",
+                "threads": 2,
+                "run": {"model": "resnet20"},
+            }
+        )
+    )
     save_checkpoint(path / "checkpoint.pt", model)
 
 
-def test_with_reference_and_best_trained_use_a_committed_run_only_when_there_is_one(tmp_path, capsys):
+def test_reference_curves_and_best_trained_use_a_committed_run_only_when_there_is_one(tmp_path, capsys):
     from cnnbook.models import get_model
-    from cnnbook.reference import best_trained, with_reference
+    from cnnbook.reference import best_trained, reference_curves
     from cnnbook.train import History
 
     history, model = History([{"epoch": 1}, {"epoch": 2}]), get_model("resnet20")
-    assert list(with_reference(history, "resnet20", "quick", results=tmp_path)) == ["this run (quick)"]
+    assert reference_curves("resnet20", "quick", results=tmp_path) == {}
     assert "python -m cnnbook reproduce --budget quick --only resnet20" in capsys.readouterr().out
     assert best_trained(model, history, "resnet20", "quick", results=tmp_path) == (model, "this run (quick, 2 epochs)")
     fake_reference(tmp_path, "resnet20", "quick", get_model("resnet20"), epochs=3)
-    runs = with_reference(history, "resnet20", "quick", results=tmp_path)
-    assert list(runs)[1] == "reference (quick, cpu, 1 min)" and len(runs["reference (quick, cpu, 1 min)"]) == 3
+    runs = reference_curves("resnet20", "quick", results=tmp_path)
+    assert list(runs) == ["reference (quick, cpu, 1 min)"] and len(runs["reference (quick, cpu, 1 min)"]) == 3
     shown, label = best_trained(model, history, "resnet20", "quick", results=tmp_path)
     assert shown is not model and label == "reference (quick, cpu, 1 min)" and not shown.training
     longer = History([{"epoch": e} for e in range(5)])
     assert best_trained(model, longer, "resnet20", "quick", results=tmp_path)[0] is model
+
+
+def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
+    from cnnbook.models import get_model
+    from cnnbook.reference import reference_table
+
+    fake_reference(tmp_path, "resnet20", "quick", get_model("resnet20"), epochs=3)
+    rows = reference_table(("quick", "full"), ("resnet20", "densenet_cifar"), results=tmp_path)
+    assert [(r["model"], r["budget"], r["epochs"]) for r in rows] == [
+        ("resnet20", "quick", 3),
+        ("(none yet)", "full", "—"),
+    ]
+    assert "reproduce --budget full" in rows[1]["device"]

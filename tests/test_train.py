@@ -70,19 +70,31 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
     model, _ = small_run(tiny_split, epochs=1, checkpoint=ckpt)
     good = load_checkpoint(ckpt)["model_state"]
     with pytest.raises(TrainingDiverged, match=r"NaN/inf at epoch 1/1, step \d+.*Lower the learning rate"):
-        fit(model, tiny_split, epochs=1, batch_size=16, lr=1e12, device="cpu", progress=False,
-            checkpoint=ckpt, check_every=1)
+        fit(
+            model,
+            tiny_split,
+            epochs=1,
+            batch_size=16,
+            lr=1e12,
+            device="cpu",
+            progress=False,
+            checkpoint=ckpt,
+            check_every=1,
+        )
     kept = load_checkpoint(ckpt)["model_state"]
     assert all(torch.equal(good[k], kept[k]) for k in good)
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"epochs": 0}, "epochs must be positive"),
-    ({"batch_size": -1}, "batch_size must be positive"),
-    ({"lr": float("nan")}, "lr must be positive"),
-    ({"schedule": "step"}, "unknown schedule 'step'"),
-    ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"batch_size": -1}, "batch_size must be positive"),
+        ({"lr": float("nan")}, "lr must be positive"),
+        ({"schedule": "step"}, "unknown schedule 'step'"),
+        ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
+    ],
+)
 def test_bad_training_settings_are_rejected(tiny_split, kw, message):
     with pytest.raises(ValueError, match=message):
         small_run(tiny_split, **kw)
@@ -125,8 +137,15 @@ def test_a_callback_returning_true_stops_training_early(tiny_split):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_path):
     train = cifar.train.take(512, seed=0)
-    _, h = small_run(train, epochs=3, batch_size=64, lr=0.1, label_smoothing=0.0, precision=precision,
-                     checkpoint=tmp_path / "ckpt.pt")
+    _, h = small_run(
+        train,
+        epochs=3,
+        batch_size=64,
+        lr=0.1,
+        label_smoothing=0.0,
+        precision=precision,
+        checkpoint=tmp_path / "ckpt.pt",
+    )
     assert h["train_loss"][-1] < h["train_loss"][0] - 0.1
     assert load_checkpoint(tmp_path / "ckpt.pt", cnnbook.get_model("resnet20"))["run_config"]["precision"] == precision
 

@@ -14,8 +14,9 @@ def test_offline_weights_give_one_clear_error(monkeypatch):
         transfer.pretrained("resnet50", 10, weights="DEFAULT")
 
 
-@pytest.mark.parametrize("name, size", [("resnet50", 224), ("densenet121", 224), ("googlenet", 224),
-                                        ("inception_v3", 299)])
+@pytest.mark.parametrize(
+    "name, size", [("resnet50", 224), ("densenet121", 224), ("googlenet", 224), ("inception_v3", 299)]
+)
 def test_random_init_replaces_the_head_and_uses_the_weights_preprocessing(name, size):
     model, prep = transfer.pretrained(name, 10, weights=None)
     assert transfer.head_of(model).out_features == 10
@@ -73,8 +74,9 @@ def test_fine_tune_offline_says_so_and_trains_from_random_init(tiny_split, monke
         return real(name, weights=None, **kw)
 
     monkeypatch.setattr(torchvision.models, "get_model", offline_for_weights)
-    result = transfer.fine_tune("densenet121", tiny_split, tiny_split.take(20), epochs=1, input_size=32,
-                                device="cpu", progress=False)
+    result = transfer.fine_tune(
+        "densenet121", tiny_split, tiny_split.take(20), epochs=1, input_size=32, device="cpu", progress=False
+    )
     assert not result.pretrained and "needs network access" in result.unavailable
     assert result.init.startswith("random init")
     assert len(result.history) == 1 and 0 <= result.test_accuracy <= 1

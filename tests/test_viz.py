@@ -10,8 +10,19 @@ from cnnbook.train import History  # noqa: E402
 
 
 def fake_history(n=3):
-    return History([{"epoch": i + 1, "train_loss": 2.0 / (i + 1), "val_loss": 2.1 / (i + 1), "train_acc": 0.1 * i,
-                     "val_acc": 0.1 * i, "lr": 0.1} for i in range(n)])
+    return History(
+        [
+            {
+                "epoch": i + 1,
+                "train_loss": 2.0 / (i + 1),
+                "val_loss": 2.1 / (i + 1),
+                "train_acc": 0.1 * i,
+                "val_acc": 0.1 * i,
+                "lr": 0.1,
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def test_history_plot_overlays_runs():
@@ -47,3 +58,42 @@ def test_markdown_table_formats_floats_per_column():
     text = viz.markdown_table([{"model": "a", "acc": 0.91234}, {"model": "b", "acc": 0.5}], {"acc": ".1%"})
     assert text.splitlines()[0] == "| model | acc |"
     assert text.splitlines()[2] == "| a | 91.2% |"
+
+
+def test_markdown_table_keeps_columns_that_only_some_rows_have():
+    text = viz.markdown_table([{"model": "a"}, {"model": "b", "params": 12}])
+    assert text.splitlines() == ["| model | params |", "|---|---|", "| a | — |", "| b | 12 |"]
+
+
+def test_live_plot_draws_once_then_redraws_in_place(monkeypatch, tiny_split):
+    import cnnbook
+
+    shown = []
+
+    class Handle:
+        def update(self, fig):
+            shown.append(("update", fig))
+
+    def fake_display(fig, display_id):
+        assert display_id is True
+        shown.append(("display", fig))
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    reference = History([{"epoch": 1, "train_loss": 2.0, "train_acc": 0.2}])
+    live = viz.LivePlot("live", {"reference": reference}, title="t")
+    cnnbook.fit(
+        cnnbook.get_model("resnet20"),
+        tiny_split,
+        tiny_split,
+        epochs=3,
+        batch_size=32,
+        lr=0.05,
+        device="cpu",
+        progress=False,
+        callbacks=[live],
+    )
+    assert [kind for kind, _ in shown] == ["display", "update", "update"]
+    lines = {line.get_label(): line for line in shown[-1][1].axes[0].get_lines()}
+    assert set(lines) == {"live train", "live val", "reference train"}
+    assert list(lines["live train"].get_xdata()) == [1, 2, 3]

@@ -30,18 +30,13 @@ def check_input(x: torch.Tensor, in_channels: int, min_size: int, who: str) -> N
         raise TypeError(f"{who} expects a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
         hint = " Add a batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
-        raise ValueError(
-            f"{who} expects a 4-D batch (N, C, H, W), got shape {tuple(x.shape)}.{hint}"
-        )
+        raise ValueError(f"{who} expects a 4-D batch (N, C, H, W), got shape {tuple(x.shape)}.{hint}")
     if x.shape[1] != in_channels:
         hint = (
-            " Repeat a grayscale channel with x.expand(-1, 3, -1, -1)."
-            if x.shape[1] == 1 and in_channels == 3
-            else ""
+            " Repeat a grayscale channel with x.expand(-1, 3, -1, -1)." if x.shape[1] == 1 and in_channels == 3 else ""
         )
         raise ValueError(
-            f"{who} expects {in_channels} input channels, got {x.shape[1]} "
-            f"(shape {tuple(x.shape)}).{hint}"
+            f"{who} expects {in_channels} input channels, got {x.shape[1]} (shape {tuple(x.shape)}).{hint}"
         )
     if not x.is_floating_point():
         raise TypeError(
@@ -50,6 +45,5 @@ def check_input(x: torch.Tensor, in_channels: int, min_size: int, who: str) -> N
         )
     if min(x.shape[-2:]) < min_size:
         raise ValueError(
-            f"{who} needs images of at least {min_size}x{min_size} pixels, "
-            f"got {x.shape[-2]}x{x.shape[-1]}"
+            f"{who} needs images of at least {min_size}x{min_size} pixels, got {x.shape[-2]}x{x.shape[-1]}"
         )

@@ -51,8 +51,7 @@ class DenseLayer(nn.Module):
     ``growth_rate`` new maps; the block appends them to the list (the concatenation).
     """
 
-    def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4,
-                 memory_efficient: bool = False):
+    def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4, memory_efficient: bool = False):
         super().__init__()
         width = bn_size * growth_rate
         self.norm1 = nn.BatchNorm2d(in_channels)
@@ -80,12 +79,14 @@ class DenseLayer(nn.Module):
 class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers; the output concatenates the input and every new map."""
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4,
-                 memory_efficient: bool = False):
+    def __init__(
+        self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4, memory_efficient: bool = False
+    ):
         super().__init__()
         for i in range(num_layers):
-            self[f"denselayer{i + 1}"] = DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size,
-                                                    memory_efficient)
+            self[f"denselayer{i + 1}"] = DenseLayer(
+                in_channels + i * growth_rate, growth_rate, bn_size, memory_efficient
+            )
         self.out_channels = in_channels + num_layers * growth_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,21 +100,27 @@ class Transition(nn.Sequential):
     """BN-ReLU-1x1 conv to ``out_channels`` (the compression), then 2x2 average pooling."""
 
     def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(OrderedDict([
-            ("norm", nn.BatchNorm2d(in_channels)),
-            ("relu", nn.ReLU(inplace=True)),
-            ("conv", nn.Conv2d(in_channels, out_channels, 1, bias=False)),
-            ("pool", nn.AvgPool2d(2, stride=2)),
-        ]))
+        super().__init__(
+            OrderedDict(
+                [
+                    ("norm", nn.BatchNorm2d(in_channels)),
+                    ("relu", nn.ReLU(inplace=True)),
+                    ("conv", nn.Conv2d(in_channels, out_channels, 1, bias=False)),
+                    ("pool", nn.AvgPool2d(2, stride=2)),
+                ]
+            )
+        )
 
 
 def make_stem(kind: str, out_channels: int) -> list[tuple[str, nn.Module]]:
     """ImageNet: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (4x smaller). CIFAR: one 3x3 conv."""
     if kind == "imagenet":
-        return [("conv0", nn.Conv2d(3, out_channels, 7, stride=2, padding=3, bias=False)),
-                ("norm0", nn.BatchNorm2d(out_channels)),
-                ("relu0", nn.ReLU(inplace=True)),
-                ("pool0", nn.MaxPool2d(3, stride=2, padding=1))]
+        return [
+            ("conv0", nn.Conv2d(3, out_channels, 7, stride=2, padding=3, bias=False)),
+            ("norm0", nn.BatchNorm2d(out_channels)),
+            ("relu0", nn.ReLU(inplace=True)),
+            ("pool0", nn.MaxPool2d(3, stride=2, padding=1)),
+        ]
     if kind == "cifar":
         return [("conv0", nn.Conv2d(3, out_channels, 3, padding=1, bias=False))]
     raise ValueError(f"unknown stem {kind!r}; valid: {', '.join(STEMS)}")
@@ -126,15 +133,28 @@ class DenseNet(ImageClassifier):
     A transition keeps ``floor(compression * channels)`` of the channels it receives.
     """
 
-    def __init__(self, growth_rate: int, block_config: tuple[int, ...], num_init_features: int,
-                 bn_size: int = 4, compression: float = 0.5, stem: str = "imagenet", num_classes: int = 10,
-                 memory_efficient: bool = False):
+    def __init__(
+        self,
+        growth_rate: int,
+        block_config: tuple[int, ...],
+        num_init_features: int,
+        bn_size: int = 4,
+        compression: float = 0.5,
+        stem: str = "imagenet",
+        num_classes: int = 10,
+        memory_efficient: bool = False,
+    ):
         super().__init__()
         if not 0 < compression <= 1:
             raise ValueError(f"compression must be in (0, 1], got {compression!r}")
-        self.config = {"growth_rate": growth_rate, "block_config": tuple(block_config),
-                       "num_init_features": num_init_features, "bn_size": bn_size,
-                       "compression": compression, "stem": stem}
+        self.config = {
+            "growth_rate": growth_rate,
+            "block_config": tuple(block_config),
+            "num_init_features": num_init_features,
+            "bn_size": bn_size,
+            "compression": compression,
+            "stem": stem,
+        }
         modules = make_stem(stem, num_init_features)
         channels = num_init_features
         for i, num_layers in enumerate(block_config):
@@ -169,15 +189,15 @@ class DenseNet(ImageClassifier):
 @register_model()
 def densenet121(num_classes: int = 10, memory_efficient: bool = False) -> DenseNet:
     """DenseNet-121 (k=32, blocks 6/12/24/16, ImageNet stem): torchvision's layout, 8.0M params."""
-    return DenseNet(32, (6, 12, 24, 16), 64, stem="imagenet", num_classes=num_classes,
-                    memory_efficient=memory_efficient)
+    return DenseNet(
+        32, (6, 12, 24, 16), 64, stem="imagenet", num_classes=num_classes, memory_efficient=memory_efficient
+    )
 
 
 @register_model()
 def densenet_bc100(num_classes: int = 10, memory_efficient: bool = False) -> DenseNet:
     """DenseNet-BC L=100, k=12 for CIFAR: three blocks of 16 bottleneck layers (0.8M params)."""
-    return DenseNet(12, (16, 16, 16), 24, stem="cifar", num_classes=num_classes,
-                    memory_efficient=memory_efficient)
+    return DenseNet(12, (16, 16, 16), 24, stem="cifar", num_classes=num_classes, memory_efficient=memory_efficient)
 
 
 @register_model()
@@ -187,8 +207,9 @@ def densenet_cifar(num_classes: int = 10, memory_efficient: bool = False) -> Den
     Layers at full resolution are the expensive ones on a CPU, so one layer works at 32x32 and
     the depth sits at 8x8 and 4x4; a bottleneck of 2k (``bn_size=2``) keeps each layer light.
     """
-    return DenseNet(16, (1, 4, 8, 8), 32, bn_size=2, stem="cifar", num_classes=num_classes,
-                    memory_efficient=memory_efficient)
+    return DenseNet(
+        16, (1, 4, 8, 8), 32, bn_size=2, stem="cifar", num_classes=num_classes, memory_efficient=memory_efficient
+    )
 
 
 def feature_reuse(block: DenseBlock, transition: Transition | None = None) -> torch.Tensor:
@@ -206,6 +227,6 @@ def feature_reuse(block: DenseBlock, transition: Transition | None = None) -> to
     heat = torch.full((len(convs), len(sizes)), float("nan"))
     for target, conv in enumerate(convs):  # target t reads sources 0..t
         weight = conv.weight.detach().abs().mean(dim=(0, 2, 3)).cpu()
-        for source, chunk in enumerate(weight.split(sizes[:target + 1])):
+        for source, chunk in enumerate(weight.split(sizes[: target + 1])):
             heat[target, source] = chunk.mean()
     return heat

@@ -26,11 +26,13 @@ class ConvBNReLU(nn.Sequential):
     """Convolution (no bias, "same" padding) -> BatchNorm -> ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
-        super().__init__(OrderedDict(
-            conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
-            bn=nn.BatchNorm2d(out_channels),
-            relu=nn.ReLU(inplace=True),
-        ))
+        super().__init__(
+            OrderedDict(
+                conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
+                bn=nn.BatchNorm2d(out_channels),
+                relu=nn.ReLU(inplace=True),
+            )
+        )
 
 
 class InceptionSpec(NamedTuple):
@@ -60,12 +62,13 @@ class InceptionModule(nn.Module):
         super().__init__()
         self.out_channels = spec.out_channels
         self.branch1x1 = ConvBNReLU(in_channels, spec.ch1x1, 1)
-        self.branch3x3 = nn.Sequential(ConvBNReLU(in_channels, spec.red3x3, 1),
-                                       ConvBNReLU(spec.red3x3, spec.ch3x3, 3))
-        self.branch5x5 = nn.Sequential(ConvBNReLU(in_channels, spec.red5x5, 1),
-                                       ConvBNReLU(spec.red5x5, spec.ch5x5, wide_kernel))
-        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
-                                         ConvBNReLU(in_channels, spec.pool_proj, 1))
+        self.branch3x3 = nn.Sequential(ConvBNReLU(in_channels, spec.red3x3, 1), ConvBNReLU(spec.red3x3, spec.ch3x3, 3))
+        self.branch5x5 = nn.Sequential(
+            ConvBNReLU(in_channels, spec.red5x5, 1), ConvBNReLU(spec.red5x5, spec.ch5x5, wide_kernel)
+        )
+        self.branch_pool = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1), ConvBNReLU(in_channels, spec.pool_proj, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([getattr(self, name)(x) for name in self.branches], dim=1)
@@ -74,8 +77,15 @@ class InceptionModule(nn.Module):
 class AuxClassifier(nn.Module):
     """Side classifier on an intermediate map: average-pool to ``pool_size``, 1x1 conv, two linears."""
 
-    def __init__(self, in_channels: int, num_classes: int, pool_size: int = 4, channels: int = 128,
-                 hidden: int = 1024, dropout: float = 0.7):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        pool_size: int = 4,
+        channels: int = 128,
+        hidden: int = 1024,
+        dropout: float = 0.7,
+    ):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
         self.conv = ConvBNReLU(in_channels, channels, 1)
@@ -108,9 +118,18 @@ class GoogLeNet(ImageClassifier):
     training mode returns :class:`InceptionOutputs`; evaluation mode returns plain logits.
     """
 
-    def __init__(self, stem: nn.Sequential, stem_channels: int, stages: Stages, pools: tuple[nn.Module, ...],
-                 num_classes: int, min_size: int = 1, dropout: float = 0.4, wide_kernel: int = 5,
-                 aux_heads: dict[str, dict] | None = None):
+    def __init__(
+        self,
+        stem: nn.Sequential,
+        stem_channels: int,
+        stages: Stages,
+        pools: tuple[nn.Module, ...],
+        num_classes: int,
+        min_size: int = 1,
+        dropout: float = 0.4,
+        wide_kernel: int = 5,
+        aux_heads: dict[str, dict] | None = None,
+    ):
         super().__init__()
         if len(pools) != len(stages) - 1:
             raise ValueError(f"{len(stages)} stages need {len(stages) - 1} pooling layers, got {len(pools)}")
@@ -124,8 +143,12 @@ class GoogLeNet(ImageClassifier):
                 body[f"inception{number}{letter}"] = module = InceptionModule(channels, spec, wide_kernel)
                 channels = module.out_channels
         self.body = nn.Sequential(body)
-        self.aux = nn.ModuleDict({name: AuxClassifier(body[name].out_channels, num_classes, **kwargs)
-                                  for name, kwargs in (aux_heads or {}).items()})
+        self.aux = nn.ModuleDict(
+            {
+                name: AuxClassifier(body[name].out_channels, num_classes, **kwargs)
+                for name, kwargs in (aux_heads or {}).items()
+            }
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels, num_classes)
@@ -156,8 +179,13 @@ S = InceptionSpec  # a short name for the tables below
 # Szegedy et al. (2015), Table 1: stages 3 (28x28), 4 (14x14) and 5 (7x7) at 224x224 input.
 GOOGLENET_STAGES: Stages = (
     (S(64, 96, 128, 16, 32, 32), S(128, 128, 192, 32, 96, 64)),  # 3a -> 256, 3b -> 480
-    (S(192, 96, 208, 16, 48, 64), S(160, 112, 224, 24, 64, 64), S(128, 128, 256, 24, 64, 64),
-     S(112, 144, 288, 32, 64, 64), S(256, 160, 320, 32, 128, 128)),  # 4a ... 4e -> 512 ... 832
+    (
+        S(192, 96, 208, 16, 48, 64),
+        S(160, 112, 224, 24, 64, 64),
+        S(128, 128, 256, 24, 64, 64),
+        S(112, 144, 288, 32, 64, 64),
+        S(256, 160, 320, 32, 128, 128),
+    ),  # 4a ... 4e -> 512 ... 832
     (S(256, 160, 320, 32, 128, 128), S(384, 192, 384, 48, 128, 128)),  # 5a -> 832, 5b -> 1024
 )
 # The source text's small network: 3a, 3b, max-pool, 4a (256, 480 and 512 channels).
@@ -185,8 +213,9 @@ def googlenet(num_classes: int = 10, aux_logits: bool = False, wide_kernel: int 
     )
     pools = (nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.MaxPool2d(2, stride=2, ceil_mode=True))
     aux = {"inception4a": {}, "inception4d": {}} if aux_logits else None
-    return GoogLeNet(stem, 192, GOOGLENET_STAGES, pools, num_classes, min_size=15,
-                     wide_kernel=wide_kernel, aux_heads=aux)
+    return GoogLeNet(
+        stem, 192, GOOGLENET_STAGES, pools, num_classes, min_size=15, wide_kernel=wide_kernel, aux_heads=aux
+    )
 
 
 @register_model()

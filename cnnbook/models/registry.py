@@ -37,9 +37,7 @@ def get_builder(name: str) -> Callable[..., nn.Module]:
     except (KeyError, TypeError):
         close = difflib.get_close_matches(str(name), _BUILDERS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}"
-        ) from None
+        raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}") from None
 
 
 def get_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
@@ -50,8 +48,7 @@ def get_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
     if unknown:
         valid = ", ".join(sorted(accepted)) or "none"
         raise TypeError(
-            f"{name} got unknown keyword argument(s) {', '.join(unknown)}; "
-            f"it accepts: num_classes, {valid}"
+            f"{name} got unknown keyword argument(s) {', '.join(unknown)}; it accepts: num_classes, {valid}"
         )
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")

@@ -62,8 +62,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1,
-                 shortcut: str = "projection", residual: bool = True):
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "projection", residual: bool = True
+    ):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = conv3x3(in_channels, channels, stride)
@@ -86,8 +87,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1,
-                 shortcut: str = "projection", residual: bool = True):
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "projection", residual: bool = True
+    ):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
@@ -118,8 +120,15 @@ class ResNet(ImageClassifier):
     ``residual=False`` drops every shortcut, giving the "plain" network of the paper.
     """
 
-    def __init__(self, block: str, depths: list[int], widths: list[int], num_classes: int = 10,
-                 shortcut: str = "projection", residual: bool = True):
+    def __init__(
+        self,
+        block: str,
+        depths: list[int],
+        widths: list[int],
+        num_classes: int = 10,
+        shortcut: str = "projection",
+        residual: bool = True,
+    ):
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
@@ -171,8 +180,7 @@ def resnet50(num_classes: int = 10) -> ResNet:
     return ResNet("bottleneck", [3, 4, 6, 3], IMAGENET_WIDTHS, num_classes)
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, residual: bool = True,
-                 shortcut: str = "padding") -> ResNet:
+def cifar_resnet(depth: int, num_classes: int = 10, residual: bool = True, shortcut: str = "padding") -> ResNet:
     """He et al.'s CIFAR network of ``depth = 6n + 2`` layers (three stages of ``n`` blocks)."""
     if (depth - 2) % 6 != 0 or depth < 8:
         raise ValueError(f"CIFAR ResNet depth must be 6n + 2 (20, 32, 44, ...), got {depth}")

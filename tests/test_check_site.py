@@ -1,0 +1,83 @@
+""".ci/check_site.py on a tiny fixture site: each kind of broken page fails, external CDN failures only warn."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "check_site.py"
+needs_chromium = pytest.mark.skipif(
+    not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()),
+    reason="needs apt-get install chromium chromium-driver",
+)
+
+
+def make_site(root: Path, pages: dict[str, str]) -> Path:
+    site = root / "html"
+    for name, body in pages.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(f"<!doctype html><html><head><title>t</title></head><body>{body}</body></html>")
+    for folder in {(site / name).parent for name in pages}:
+        Image.new("RGB", (64, 48), (30, 30, 200)).save(folder / "fig.png")
+    return site
+
+
+def check(site: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPT, site, *args], capture_output=True, text=True, timeout=120)
+
+
+GOOD = {
+    "index.html": '<main><img src="fig.png"></main>',
+    "external.html": '<script src="https://cdn.example.invalid/x.js"></script><p>offline CDN</p>',
+    "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png"><div style="height:3000px"></div></main>',
+    "_static/ignored.html": '<img src="nope.png">',
+    "search.html": '<img src="nope.png">',
+}
+
+
+@needs_chromium
+def test_good_site_passes_and_external_failures_only_warn(tmp_path):
+    result = check(make_site(tmp_path, GOOD))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK   external.html  images 0/0" in result.stdout
+    assert "OK   notebooks/ch.html  images 1/1" in result.stdout
+    assert "warning: 1 failed request(s) to external host cdn.example.invalid" in result.stdout
+    assert "3 pages, 3 OK, 0 failed" in result.stdout  # _static/ and search.html are skipped
+    shot = tmp_path / "screenshots" / "ch.png"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Image.open(shot).size[1] > 3000  # the whole page, not just the window
+
+
+@needs_chromium
+def test_broken_pages_fail(tmp_path):
+    site = make_site(
+        tmp_path,
+        {
+            **GOOD,
+            "broken.html": '<img src="missing.png">',
+            "boom.html": '<script>throw new Error("boom")</script>',
+            "notebooks/nofig.html": "<main><h1>No figures</h1></main>",
+        },
+    )
+    result = check(site, "--screenshots", str(tmp_path / "shots"))
+    assert result.returncode == 1
+    out = result.stdout
+    assert "FAIL broken.html  images 0/1" in out and "image not loaded: missing.png" in out
+    assert "local request failed: /missing.png" in out
+    assert "FAIL boom.html" in out and "Uncaught Error: boom" in out
+    assert "FAIL notebooks/nofig.html" in out and "no figures" in out
+    assert "OK   notebooks/ch.html" in out and "6 pages, 3 OK, 3 failed" in out
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["ch.png", "nofig.png"]
+
+
+def test_missing_browser_exits_2(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("check_site", SCRIPT)
+    check_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_site)
+    monkeypatch.setattr(check_site, "CHROMEDRIVER", tmp_path / "no-chromedriver")
+    monkeypatch.setattr(sys, "argv", ["check_site.py", str(tmp_path)])
+    assert check_site.main() == 2
+    assert "apt-get install chromium chromium-driver" in capsys.readouterr().err

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cnnbook.data import Split
+from cnnbook.distributed import Context, context
+
+
+def index_split(n=64):
+    """Images whose label is their own index, so batches can be traced back to rows."""
+    return Split(torch.zeros(n, 3, 8, 8, dtype=torch.uint8), torch.arange(n))
+
+
+def test_the_shards_of_every_batch_partition_it():
+    split = index_split()
+    whole = [y.tolist() for _, y in split.batches(16, shuffle=True, seed=3, drop_last=True)]
+    parts = [
+        [y.tolist() for _, y in split.batches(16, shuffle=True, seed=3, drop_last=True, shard=(r, 2))] for r in range(2)
+    ]
+    assert len(parts[0]) == len(parts[1]) == len(whole) == 4
+    for batch, a, b in zip(whole, *parts):
+        assert len(a) == len(b) == 8 and not set(a) & set(b) and sorted(a + b) == sorted(batch)
+
+
+def test_a_batch_that_does_not_split_evenly_is_refused():
+    with pytest.raises(ValueError, match="multiple of the number of processes"):
+        next(index_split().batches(15, shard=(0, 2)))
+
+
+def test_a_single_process_is_rank_0_of_1():
+    assert context() == Context(0, 1) and context().is_main and not context().enabled
+
+
+def train(tmp_path, processes: int):
+    out = tmp_path / f"run{processes}"
+    args = [
+        "-m",
+        "cnnbook",
+        "train",
+        "--model",
+        "resnet20",
+        "--budget",
+        "smoke",
+        "--subset",
+        "1024",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    if processes > 1:
+        args = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args]
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "history.json").read_text()), proc.stdout
+
+
+def test_two_gloo_processes_share_the_work_and_learn_like_one(cifar, tmp_path):
+    one, _ = train(tmp_path, 1)
+    two, stdout = train(tmp_path, 2)
+    assert two["processes"] == 2 and stdout.count("test accuracy") == 1  # rank 0 alone reports
+    assert [r["images"] for r in two["records"]] == [r["images"] for r in one["records"]] == [1024, 1024]
+    for run in (one, two):
+        assert run["records"][-1]["train_loss"] < run["records"][0]["train_loss"]
+    assert abs(two["records"][-1]["train_loss"] - one["records"][-1]["train_loss"]) < 0.15
