@@ -112,9 +112,16 @@ def main(argv=None) -> dict:
             "compile": True,
         }
     runs = {name: [] for name in variants}
+    failed = {}
     for _ in range(args.repeats):
         for name, change in variants.items():
-            runs[name].append(train_images_per_s(split, **{**BASELINE, **change}))
+            if name in failed:
+                continue
+            try:
+                runs[name].append(train_images_per_s(split, **{**BASELINE, **change}))
+            except Exception as exc:  # torch.compile needs a working C++ toolchain; record why it failed
+                failed[name] = f"{type(exc).__name__}: {exc}"[:500]
+                runs.pop(name)
     evals = {"eval batch 100, no_grad": (100, False), "eval batch 1000, inference_mode": (1000, True)}
     eval_runs = {name: [eval_images_per_s(data.val, *cfg) for _ in range(args.repeats)] for name, cfg in evals.items()}
     base = statistics.median(runs[next(iter(variants))])
@@ -126,7 +133,7 @@ def main(argv=None) -> dict:
     for name, v in eval_runs.items():
         median = statistics.median(v)
         table[name] = {"images_per_s": round(median, 1), "ratio": round(median / eval_base, 3)}
-    out = {"machine": machine(), "repeats": args.repeats, "images": args.images, "results": table}
+    out = {"machine": machine(), "repeats": args.repeats, "images": args.images, "results": table, "failed": failed}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
@@ -134,6 +141,8 @@ def main(argv=None) -> dict:
         print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}; medians of {args.repeats}")
         for name, r in table.items():
             print(f"{name:<50}{r['images_per_s']:>9.0f} img/s{r['ratio']:>7.2f}x")
+        for name, why in failed.items():
+            print(f"{name:<50} failed: {why}")
     return out
 
 

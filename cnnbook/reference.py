@@ -29,6 +29,9 @@ from .train import History, default_device, evaluate, fit, resolve_precision, se
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
+# The degradation runs compare final training losses that differ by tenths after a few epochs, where any
+# perturbation (another seed, bf16 rounding) moves them by a similar amount: they run in fp32.
+DEGRADATION_PRECISION = "fp32"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class RunSpec:
     subset: int | None
     batch_size: int
     lr: float
+    precision: str = "auto"  # see cnnbook.train.fit
 
     @property
     def run_id(self) -> str:
@@ -55,7 +59,9 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
         if m in list_models()
     ]
     runs += [
-        RunSpec(m, "degradation", cfg.side_epochs, cfg.side_subset, cfg.side_batch_size, cfg.side_lr)
+        RunSpec(
+            m, "degradation", cfg.side_epochs, cfg.side_subset, cfg.side_batch_size, cfg.side_lr, DEGRADATION_PRECISION
+        )
         for m in DEGRADATION_MODELS
     ]
     return runs
@@ -76,7 +82,7 @@ def provenance(
         "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
         "threads": torch.get_num_threads(),
-        "precision": resolve_precision("auto", device),
+        "precision": resolve_precision(spec.precision, device),
         "wall_minutes": round(seconds / 60, 2),
         "dataset_variant": variant,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -115,9 +121,10 @@ def reproduce(
             checkpoint=out / "resume.pt",
             resume=True,
             progress=progress,
+            precision=spec.precision,
         )
         seconds = time.perf_counter() - t0
-        test = evaluate(model, data.test)
+        test = evaluate(model, data.test, precision=spec.precision)
         save_checkpoint(out / "checkpoint.pt", model)
         (out / "resume.pt").unlink(missing_ok=True)
         (out / "history.json").write_text(

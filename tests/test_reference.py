@@ -92,3 +92,12 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
         ("(none yet)", "full", "—"),
     ]
     assert "reproduce --budget full" in rows[1]["device"]
+
+
+def test_degradation_runs_are_fp32_and_chapter_runs_use_the_default_precision():
+    from cnnbook.budgets import get_budget
+    from cnnbook.reference import reference_runs
+
+    specs = reference_runs(get_budget("quick"))
+    assert {s.precision for s in specs if s.kind == "degradation"} == {"fp32"}
+    assert {s.precision for s in specs if s.kind == "chapter"} == {"auto"}
