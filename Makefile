@@ -17,8 +17,9 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## Execute every notebook (budget: CNNBOOK_BUDGET, default quick on CPU) and build _build/html.
+# Progress bars are for people watching a kernel; on the static pages they would be widget clutter.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build .
+	TQDM_DISABLE=1 $(VENV)/bin/jupyter-book build .
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 test: $(STAMP)

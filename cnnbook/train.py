@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -380,7 +381,8 @@ def _check_positive(**values) -> None:
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
-    if not enabled:
+    # tqdm's own TQDM_DISABLE does not reach its notebook widget; `make book` sets it for static pages.
+    if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true"):
         return None
     from tqdm.auto import tqdm
 

@@ -166,3 +166,15 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16():
         assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.bfloat16
     with autocast(torch.device("cpu"), "fp32"):
         assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.float32
+
+
+def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch):
+    from cnnbook.train import _progress_bar
+
+    assert _progress_bar(4, "epoch 1/1", enabled=False) is None
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert _progress_bar(4, "epoch 1/1", enabled=True) is None
+    monkeypatch.delenv("TQDM_DISABLE")
+    bar = _progress_bar(4, "epoch 1/1", enabled=True)
+    assert bar is not None and bar.total == 4
+    bar.close()
