@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true")
     repro = sub.add_parser("reproduce", help="train the book's reference runs into results/<budget>/")
     repro.add_argument("--budget", choices=list(budgets.BUDGETS), required=True)
-    repro.add_argument("--only", nargs="+", metavar="NAME", help="model names or run ids to (re)train")
+    repro.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="run ids to (re)train (resnet20, degradation-plain56, ...) or a kind: chapter, degradation",
+    )
     repro.add_argument("--seed", type=int, default=0)
     repro.add_argument("--no-progress", action="store_true")
     sweep = sub.add_parser("sweep", help="run a chapter notebook over a parameter grid with papermill")

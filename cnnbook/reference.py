@@ -67,6 +67,16 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     return runs
 
 
+def select_runs(cfg: Budget, only: list[str] | None = None) -> list[RunSpec]:
+    """All reference runs, or those named in ``only``: run ids (``resnet20``, ``degradation-plain56``)
+    or a whole kind (``chapter``, ``degradation``)."""
+    runs = [r for r in reference_runs(cfg) if not only or r.run_id in only or r.kind in only]
+    if only and not runs:
+        valid = sorted({r.run_id for r in reference_runs(cfg)} | {r.kind for r in reference_runs(cfg)})
+        raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
+    return runs
+
+
 def provenance(
     cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device, commit: str | None
 ) -> dict:
@@ -92,12 +102,9 @@ def provenance(
 def reproduce(
     budget: str, only: list[str] | None = None, seed: int = 0, results: Path = RESULTS, progress: bool = True
 ) -> list[Path]:
-    """Train the reference runs of ``budget`` (or those whose model/run id is in ``only``)."""
+    """Train the reference runs of ``budget`` (all, or those :func:`select_runs` picks from ``only``)."""
     cfg = get_budget(budget)
-    runs = [r for r in reference_runs(cfg) if not only or r.model in only or r.run_id in only]
-    if only and not runs:
-        valid = sorted({r.model for r in reference_runs(cfg)} | {r.run_id for r in reference_runs(cfg)})
-        raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
+    runs = select_runs(cfg, only)
     device = default_device()
     commit = _git_commit()  # the code the runs start from
     written = []

@@ -29,6 +29,7 @@ def test_book_build_fails_when_a_notebook_raises(tmp_path):
     config = (ROOT / "_config.yml").read_text().replace("  - book/references.bib", "  - references.bib")
     (tmp_path / "_config.yml").write_text(config)
     (tmp_path / "references.bib").write_text((ROOT / "book" / "references.bib").read_text())
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")  # the config's local extension
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
     (tmp_path / "intro.md").write_text("# Intro\n")
     failing_notebook(tmp_path / "broken.ipynb")

@@ -15,6 +15,16 @@ def test_reference_set_has_chapter_and_degradation_runs():
     assert (side.epochs, side.subset) == (get_budget("quick").side_epochs, get_budget("quick").side_subset)
 
 
+def test_only_selects_run_ids_or_whole_kinds():
+    from cnnbook.reference import CHAPTER_MODELS, DEGRADATION_MODELS, select_runs
+
+    quick = get_budget("quick")
+    assert [r.run_id for r in select_runs(quick, ["resnet20"])] == ["resnet20"]
+    assert [r.run_id for r in select_runs(quick, ["degradation"])] == [f"degradation-{m}" for m in DEGRADATION_MODELS]
+    assert [r.run_id for r in select_runs(quick, ["chapter"])] == list(CHAPTER_MODELS)
+    assert len(select_runs(quick)) == len(CHAPTER_MODELS) + len(DEGRADATION_MODELS)
+
+
 def test_unknown_only_name_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="matches no reference run; valid: .*resnet20"):
         reproduce("smoke", ["vgg"], results=tmp_path)
