@@ -75,7 +75,7 @@ BUDGETS = {
     ),
     "quick": Budget(
         "quick",
-        epochs=12,
+        epochs=15,
         subset=None,
         batch_size=256,
         lr=0.4,

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -31,8 +33,23 @@ MODELS = {
 }
 
 
+# torch.hub downloads without a timeout: behind a firewall that drops packets, a download would hang.
+DOWNLOAD_TIMEOUT_S = 60
+
+
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be loaded (usually: no network)."""
+
+
+@contextmanager
+def socket_timeout(seconds: float):
+    """Inside the block, socket operations that set no timeout of their own give up after ``seconds``."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds if previous is None else previous)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 @dataclass(frozen=True)
@@ -73,8 +90,9 @@ def pretrained(
     if weights is None and name in ("inception_v3", "googlenet"):
         kwargs = {"aux_logits": False, "init_weights": True}
     try:
-        model = torchvision.models.get_model(name, weights=weights, **kwargs)
-    except (OSError, RuntimeError) as exc:  # URLError is an OSError
+        with socket_timeout(DOWNLOAD_TIMEOUT_S):
+            model = torchvision.models.get_model(name, weights=weights, **kwargs)
+    except (OSError, RuntimeError) as exc:  # URLError and TimeoutError are OSErrors
         raise WeightsUnavailableError(
             f"could not load ImageNet weights for {name} ({type(exc).__name__}: {exc}). "
             "Downloading them needs network access (they are cached in ~/.cache/torch afterwards). "

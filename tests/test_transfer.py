@@ -1,3 +1,7 @@
+import socket
+import time
+import urllib.request
+
 import pytest
 import torch
 import torchvision
@@ -12,6 +16,23 @@ def test_offline_weights_give_one_clear_error(monkeypatch):
     monkeypatch.setattr(torchvision.models, "get_model", offline)
     with pytest.raises(transfer.WeightsUnavailableError, match="needs network access.*weights=None"):
         transfer.pretrained("resnet50", 10, weights="DEFAULT")
+
+
+def test_a_download_that_stalls_gives_up_with_the_same_error(monkeypatch):
+    """A server that accepts the connection and never answers, as behind a packet-dropping firewall."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/resnet50.pth"
+
+    def download(*args, **kwargs):  # what torch.hub does: urlopen with no timeout of its own
+        return urllib.request.urlopen(url).read()
+
+    monkeypatch.setattr(torchvision.models, "get_model", download)
+    monkeypatch.setattr(transfer, "DOWNLOAD_TIMEOUT_S", 0.5)
+    t0 = time.perf_counter()
+    with silent, pytest.raises(transfer.WeightsUnavailableError, match="timed out"):
+        transfer.pretrained("resnet50", 10, weights="DEFAULT")
+    assert time.perf_counter() - t0 < 10
+    assert socket.getdefaulttimeout() is None  # the process-wide default is restored
 
 
 @pytest.mark.parametrize(
