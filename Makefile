@@ -23,9 +23,11 @@ book: $(STAMP)
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 # Two pytest processes: the notebooks' kernels start clean of anything the unit tests left behind.
+# The notebooks run as `make book` runs them: without progress-bar widgets, which nobody watches here.
 test: $(STAMP)
 	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} $(PY) -m pytest tests -p no:cacheprovider --durations=5
-	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} $(PY) -m pytest $(NOTEBOOKS) --nbmake --nbmake-timeout=600 -p no:cacheprovider --durations=4
+	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} TQDM_DISABLE=1 $(PY) -m pytest $(NOTEBOOKS) --nbmake --nbmake-timeout=600 \
+		-p no:cacheprovider --durations=4
 
 ## Chapter 1 over plain and residual depths 20-56 with papermill (budget: CNNBOOK_BUDGET, default smoke).
 SWEEP_MODELS ?= plain20 plain32 plain44 plain56 resnet20 resnet32 resnet44 resnet56

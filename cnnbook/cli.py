@@ -117,7 +117,8 @@ def cmd_train(args) -> None:
     ctx = distributed.init_from_env(default_device())
     try:
         set_seed(args.seed)
-        data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
+        with distributed.main_process_first():
+            data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
         model = get_model(args.model)
         args.out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()

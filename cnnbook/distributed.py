@@ -11,6 +11,7 @@ writes checkpoints and saves results.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +52,17 @@ def init_from_env(device: torch.device) -> Context:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return context()
+
+
+@contextmanager
+def main_process_first():
+    """Rank 0 runs the block first (it fills the data cache); the other ranks run it after, from the cache."""
+    ctx = context()
+    if ctx.enabled and not ctx.is_main:
+        dist.barrier()
+    yield
+    if ctx.enabled and ctx.is_main:
+        dist.barrier()
 
 
 def shutdown() -> None:
