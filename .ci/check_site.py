@@ -7,7 +7,8 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * an <img> did not load (a broken path, or a figure file missing from the build);
 * the browser log has a JavaScript error (a SEVERE entry from 'javascript', or any 'Uncaught' message);
 * a request to the local server failed (a broken local link or asset);
-* it is a chapter page (--chapters glob) with no loaded <img> inside <main>/<article> (the notebook lost its figures).
+* it is a chapter page (--chapters glob) with no loaded <img> inside <main>/<article> (the notebook lost its figures);
+* its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered).
 
 Failed requests to external hosts (CDN-hosted MathJax, require.js, ...) are only warnings, counted per host: CI runs
 without internet, so they say nothing about the site. A full-page PNG of each chapter page is saved to --screenshots.
@@ -21,6 +22,7 @@ import contextlib
 import fnmatch
 import functools
 import http.server
+import re
 import sys
 import threading
 from collections import Counter
@@ -39,6 +41,10 @@ WIDTH, HEIGHT, MAX_HEIGHT = 1280, 2000, 16000
 # [src, loaded, inside main/article] for every <img> on the page.
 IMAGES_JS = """return Array.from(document.images, img => [img.getAttribute('src') || img.currentSrc,
     img.complete && img.naturalWidth > 0, img.closest('main, article') !== null]);"""
+# The text of <main> (or <body>) without code blocks, where an unrendered Markdown table would show its rule line.
+PROSE_JS = """const root = (document.querySelector('main, article') || document.body).cloneNode(true);
+    root.querySelectorAll('pre, code').forEach(e => e.remove()); return root.textContent;"""
+RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|[\u2013\u2014]+):?\s*\|")  # Sphinx turns --- into an em dash
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -83,6 +89,8 @@ def check_page(driver: webdriver.Chrome, base: str, rel: str, chapter: bool, ext
     problems = [f"image not loaded: {src}" for src, loaded, _ in images if not loaded]
     if chapter and not any(loaded and in_main for _, loaded, in_main in images):
         problems.append("no figures (no loaded <img> in main/article)")
+    if RAW_TABLE.search(driver.execute_script(PROSE_JS)):
+        problems.append("a Markdown table shown as text (an unrendered table output)")
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue

@@ -30,7 +30,7 @@ def check(site: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 GOOD = {
-    "index.html": '<main><img src="fig.png"></main>',
+    "index.html": '<main><img src="fig.png"><pre>| a |\n|---|</pre><p>a | b, c---d</p></main>',
     "external.html": '<script src="https://cdn.example.invalid/x.js"></script><p>offline CDN</p>',
     "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png"><div style="height:3000px"></div></main>',
     "_static/ignored.html": '<img src="nope.png">',
@@ -60,6 +60,7 @@ def test_broken_pages_fail(tmp_path):
             "broken.html": '<img src="missing.png">',
             "boom.html": '<script>throw new Error("boom")</script>',
             "notebooks/nofig.html": "<main><h1>No figures</h1></main>",
+            "rawtable.html": "<main><p>| model | accuracy |\n|---|---|\n| resnet20 | 85% |</p></main>",
         },
     )
     result = check(site, "--screenshots", str(tmp_path / "shots"))
@@ -69,7 +70,8 @@ def test_broken_pages_fail(tmp_path):
     assert "local request failed: /missing.png" in out
     assert "FAIL boom.html" in out and "Uncaught Error: boom" in out
     assert "FAIL notebooks/nofig.html" in out and "no figures" in out
-    assert "OK   notebooks/ch.html" in out and "6 pages, 3 OK, 3 failed" in out
+    assert "FAIL rawtable.html" in out and "Markdown table shown as text" in out
+    assert "OK   notebooks/ch.html" in out and "7 pages, 3 OK, 4 failed" in out
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["ch.png", "nofig.png"]
 
 
