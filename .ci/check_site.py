@@ -8,7 +8,8 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * the browser log has a JavaScript error (a SEVERE entry from 'javascript', or any 'Uncaught' message);
 * a request to the local server failed (a broken local link or asset);
 * it is a chapter page (--chapters glob) with no loaded <img> inside <main>/<article> (the notebook lost its figures);
-* its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered).
+* its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered);
+* its prose shows TeX delimiters \\( or \\[ once MathJax has finished (math that was never typeset).
 
 Failed requests to external hosts (CDN-hosted MathJax, require.js, ...) are only warnings, counted per host: CI runs
 without internet, so they say nothing about the site. A full-page PNG of each chapter page is saved to --screenshots.
@@ -44,6 +45,16 @@ IMAGES_JS = """return Array.from(document.images, img => [img.getAttribute('src'
 # The text of <main> (or <body>) without code blocks, where an unrendered Markdown table would show its rule line.
 PROSE_JS = """const root = (document.querySelector('main, article') || document.body).cloneNode(true);
     root.querySelectorAll('pre, code').forEach(e => e.remove()); return root.textContent;"""
+# Resolves when MathJax (if the page loads it) has typeset the page; gives up after 20 s.
+MATHJAX_JS = """const done = arguments[arguments.length - 1];
+    const deadline = Date.now() + 20000;
+    (function wait() {
+      const mj = window.MathJax;
+      if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(() => done(true), () => done(false)); }
+      else if (Date.now() > deadline || !document.querySelector('script[src*="tex-"]')) { done(null); }
+      else { setTimeout(wait, 100); }
+    })();"""
+RAW_MATH = re.compile(r"\\\(|\\\[")
 RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|[\u2013\u2014]+):?\s*\|")  # Sphinx turns --- into an em dash
 
 
@@ -72,6 +83,7 @@ def browser() -> webdriver.Chrome:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(30)
     return driver
 
 
@@ -89,8 +101,12 @@ def check_page(driver: webdriver.Chrome, base: str, rel: str, chapter: bool, ext
     problems = [f"image not loaded: {src}" for src, loaded, _ in images if not loaded]
     if chapter and not any(loaded and in_main for _, loaded, in_main in images):
         problems.append("no figures (no loaded <img> in main/article)")
-    if RAW_TABLE.search(driver.execute_script(PROSE_JS)):
+    driver.execute_async_script(MATHJAX_JS)
+    prose = driver.execute_script(PROSE_JS)
+    if RAW_TABLE.search(prose):
         problems.append("a Markdown table shown as text (an unrendered table output)")
+    if RAW_MATH.search(prose):
+        problems.append("math shown as TeX source (MathJax did not typeset it)")
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue

@@ -1,6 +1,7 @@
 """.ci/check_site.py on a tiny fixture site: each kind of broken page fails, external CDN failures only warn."""
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "check_site.py"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / ".ci" / "check_site.py"
 needs_chromium = pytest.mark.skipif(
     not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()),
     reason="needs apt-get install chromium chromium-driver",
@@ -22,6 +24,7 @@ def make_site(root: Path, pages: dict[str, str]) -> Path:
         (site / name).write_text(f"<!doctype html><html><head><title>t</title></head><body>{body}</body></html>")
     for folder in {(site / name).parent for name in pages}:
         Image.new("RGB", (64, 48), (30, 30, 200)).save(folder / "fig.png")
+    shutil.copytree(ROOT / "book" / "_static" / "mathjax", site / "_static" / "mathjax")  # the book's own copy
     return site
 
 
@@ -33,6 +36,7 @@ GOOD = {
     "index.html": '<main><img src="fig.png"><pre>| a |\n|---|</pre><p>a | b, c---d</p></main>',
     "external.html": '<script src="https://cdn.example.invalid/x.js"></script><p>offline CDN</p>',
     "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png"><div style="height:3000px"></div></main>',
+    "math.html": '<script defer src="_static/mathjax/tex-chtml.js"></script><main><p>\\(y = F(x) + x\\)</p></main>',
     "_static/ignored.html": '<img src="nope.png">',
     "search.html": '<img src="nope.png">',
 }
@@ -45,7 +49,8 @@ def test_good_site_passes_and_external_failures_only_warn(tmp_path):
     assert "OK   external.html  images 0/0" in result.stdout
     assert "OK   notebooks/ch.html  images 1/1" in result.stdout
     assert "warning: 1 failed request(s) to external host cdn.example.invalid" in result.stdout
-    assert "3 pages, 3 OK, 0 failed" in result.stdout  # _static/ and search.html are skipped
+    assert "OK   math.html" in result.stdout  # typeset by the MathJax served with the book
+    assert "4 pages, 4 OK, 0 failed" in result.stdout  # _static/ and search.html are skipped
     shot = tmp_path / "screenshots" / "ch.png"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(shot).size[1] > 3000  # the whole page, not just the window
@@ -60,6 +65,7 @@ def test_broken_pages_fail(tmp_path):
             "broken.html": '<img src="missing.png">',
             "boom.html": '<script>throw new Error("boom")</script>',
             "notebooks/nofig.html": "<main><h1>No figures</h1></main>",
+            "rawmath.html": "<main><p>\\(y = F(x) + x\\) without MathJax</p></main>",
             "rawtable.html": "<main><p>| model | accuracy |\n|---|---|\n| resnet20 | 85% |</p></main>",
         },
     )
@@ -71,7 +77,8 @@ def test_broken_pages_fail(tmp_path):
     assert "FAIL boom.html" in out and "Uncaught Error: boom" in out
     assert "FAIL notebooks/nofig.html" in out and "no figures" in out
     assert "FAIL rawtable.html" in out and "Markdown table shown as text" in out
-    assert "OK   notebooks/ch.html" in out and "7 pages, 3 OK, 4 failed" in out
+    assert "FAIL rawmath.html" in out and "math shown as TeX source" in out
+    assert "OK   notebooks/ch.html" in out and "9 pages, 4 OK, 5 failed" in out
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["ch.png", "nofig.png"]
 
 
