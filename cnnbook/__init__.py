@@ -1,7 +1,7 @@
 """cnnbook: the helper package of the executable book on ResNet, Inception and DenseNet."""
 
 from .budgets import Budget, get_budget
-from .chapter import start_chapter
+from .chapter import start_chapter, train_chapter_model
 from .data import load_cifar10
 from .models import count_parameters, get_model, list_models
 from .train import History, default_device, evaluate, fit, predict, set_seed
@@ -21,4 +21,5 @@ __all__ = [
     "predict",
     "set_seed",
     "start_chapter",
+    "train_chapter_model",
 ]
