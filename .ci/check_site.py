@@ -11,7 +11,7 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered);
 * its prose shows TeX delimiters \\( or \\[ once MathJax has finished (math that was never typeset).
 
-Failed requests to external hosts (CDN-hosted MathJax, require.js, ...) are only warnings, counted per host: CI runs
+Failed requests to external hosts (CDN-hosted require.js, widget managers) are only warnings, counted per host: CI runs
 without internet, so they say nothing about the site. A full-page PNG of each chapter page is saved to --screenshots.
 
 Usage: .venv/bin/python .ci/check_site.py _build/html [--screenshots _build/screenshots] [--chapters 'notebooks/*.html']
@@ -51,7 +51,7 @@ MATHJAX_JS = """const done = arguments[arguments.length - 1];
     (function wait() {
       const mj = window.MathJax;
       if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(() => done(true), () => done(false)); }
-      else if (Date.now() > deadline || !document.querySelector('script[src*="tex-"]')) { done(null); }
+      else if (Date.now() > deadline || !document.querySelector('script[src*="mathjax"]')) { done(null); }
       else { setTimeout(wait, 100); }
     })();"""
 RAW_MATH = re.compile(r"\\\(|\\\[")
@@ -87,8 +87,11 @@ def browser() -> webdriver.Chrome:
     return driver
 
 
-def check_page(driver: webdriver.Chrome, base: str, rel: str, chapter: bool, external: Counter) -> tuple[list, str]:
-    """Open one page; return its problems and an 'images loaded/total' note. Counts external failures."""
+def check_page(
+    driver: webdriver.Chrome, base: str, rel: str, chapter: bool, external: Counter, shot: Path | None = None
+) -> tuple[list, str]:
+    """Open one page (saving a screenshot to ``shot``); return its problems and an 'images loaded/total' note.
+    Counts external failures."""
     driver.get(f"{base}/{rel}")
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     # Lazy images below the window would never load: make them eager, then give all images time to finish.
@@ -107,6 +110,11 @@ def check_page(driver: webdriver.Chrome, base: str, rel: str, chapter: bool, ext
         problems.append("a Markdown table shown as text (an unrendered table output)")
     if RAW_MATH.search(prose):
         problems.append("math shown as TeX source (MathJax did not typeset it)")
+    if shot:
+        screenshot(driver, shot)
+    # Leave the page before reading the log: an entry that arrives late (a 404 logged after the image's error event)
+    # is then counted for this page instead of the next one.
+    driver.get("about:blank")
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue
@@ -160,9 +168,8 @@ def main() -> int:
     try:
         for rel in checked:
             chapter = fnmatch.fnmatch(rel, args.chapters)
-            problems, note = check_page(driver, base, rel, chapter, external)
-            if chapter:
-                screenshot(driver, shots / f"{Path(rel).stem}.png")
+            shot = shots / f"{Path(rel).stem}.png" if chapter else None
+            problems, note = check_page(driver, base, rel, chapter, external, shot)
             print(f"{'FAIL' if problems else 'OK  '} {rel}  {note}" + "".join(f"\n       - {p}" for p in problems))
             if problems:
                 failed.append(rel)
