@@ -7,6 +7,9 @@ Two families share one block vocabulary:
 * ``resnet20/32/44/56/110`` and ``plain20/...``: He et al.'s CIFAR networks, three stages of
   16/32/64 channels with ``n`` blocks each (depth ``6n + 2``); identity shortcuts that
   zero-pad new channels when shapes change ("option A" in the paper), as in its Table 6.
+* ``preact_resnet20/56``: the same CIFAR layout with pre-activation blocks (He et al., 2016b,
+  "Identity mappings"): BN-ReLU-conv in the branch and nothing after the sum, so the shortcut
+  is a pure identity path from block to block.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class BasicBlock(nn.Module):
     """Two 3x3 conv-BN layers; output = ReLU(F(x) + shortcut(x))."""
 
     expansion = 1
+    pre_activation = False
 
     def __init__(
         self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "projection", residual: bool = True
@@ -81,11 +85,16 @@ class BasicBlock(nn.Module):
             out = out + self.shortcut(x)
         return F.relu(out)
 
+    def zero_init_branch(self) -> None:
+        """Zero the branch's last BN scale, so F(x) = 0 and the block starts as ReLU(shortcut(x))."""
+        nn.init.zeros_(self.bn2.weight)
+
 
 class Bottleneck(nn.Module):
     """1x1 reduce -> 3x3 -> 1x1 expand (x4), the block of ResNet-50 and deeper."""
 
     expansion = 4
+    pre_activation = False
 
     def __init__(
         self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "projection", residual: bool = True
@@ -109,8 +118,48 @@ class Bottleneck(nn.Module):
             out = out + self.shortcut(x)
         return F.relu(out)
 
+    def zero_init_branch(self) -> None:
+        """Zero the branch's last BN scale, so F(x) = 0 and the block starts as ReLU(shortcut(x))."""
+        nn.init.zeros_(self.bn3.weight)
 
-BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+class PreActBasicBlock(nn.Module):
+    """BN-ReLU-conv twice in the branch; output = F(x) + shortcut(x), no ReLU after the sum.
+
+    He et al. (2016b): with nothing after the addition, the identity path passes the signal and
+    its gradient from block to block unchanged. When the shape changes, the shortcut reads the
+    pre-activated input, as the branch does.
+    """
+
+    expansion = 1
+    pre_activation = True
+
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "projection", residual: bool = True
+    ):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = conv3x3(channels, out_channels)
+        self.residual = residual
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride) if residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        if not self.residual:
+            return out
+        identity = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
+        return out + identity
+
+    def zero_init_branch(self) -> None:
+        """Zero the branch's last BN scale, so F(x) = 0 and the block starts as the identity."""
+        nn.init.zeros_(self.bn2.weight)
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact_basic": PreActBasicBlock}
 
 
 class ResNet(ImageClassifier):
@@ -118,6 +167,9 @@ class ResNet(ImageClassifier):
 
     ``widths[i]`` is the inner width of stage ``i``; ``depths[i]`` its number of blocks.
     ``residual=False`` drops every shortcut, giving the "plain" network of the paper.
+    ``zero_init_residual=True`` zeroes the last BN scale of every residual branch, so each block
+    starts as (almost) the identity (Goyal et al., 2017; torchvision's option of the same name).
+    Pre-activation blocks get a bare conv stem and a final BN-ReLU before the pooling.
     """
 
     def __init__(
@@ -128,14 +180,20 @@ class ResNet(ImageClassifier):
         num_classes: int = 10,
         shortcut: str = "projection",
         residual: bool = True,
+        zero_init_residual: bool = False,
     ):
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
         if shortcut not in SHORTCUTS:
             raise ValueError(f"unknown shortcut {shortcut!r}; valid: {', '.join(SHORTCUTS)}")
+        if zero_init_residual and not residual:
+            raise ValueError("zero_init_residual=True needs residual=True: a plain net's blocks would output zeros")
         block_cls = BLOCKS[block]
-        self.stem = nn.Sequential(conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        stem = [conv3x3(3, widths[0])]
+        if not block_cls.pre_activation:
+            stem += [nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
+        self.stem = nn.Sequential(*stem)
         in_channels = widths[0]
         stages = []
         for i, (depth, width) in enumerate(zip(depths, widths)):
@@ -146,21 +204,30 @@ class ResNet(ImageClassifier):
                 in_channels = width * block_cls.expansion
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
+        self.final_activation = (
+            nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True))
+            if block_cls.pre_activation
+            else nn.Identity()
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_channels, num_classes)
         self.min_size = 2 ** (len(depths) - 1)
-        self._init_weights()
+        self._init_weights(zero_init_residual)
 
-    def _init_weights(self) -> None:
+    def _init_weights(self, zero_init_residual: bool) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            for stage in self.stages:
+                for block in stage:
+                    block.zero_init_branch()
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(x))
+        x = self.final_activation(self.stages(self.stem(x)))
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
@@ -180,17 +247,32 @@ def resnet50(num_classes: int = 10) -> ResNet:
     return ResNet("bottleneck", [3, 4, 6, 3], IMAGENET_WIDTHS, num_classes)
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, residual: bool = True, shortcut: str = "padding") -> ResNet:
+def cifar_resnet(
+    depth: int,
+    num_classes: int = 10,
+    residual: bool = True,
+    shortcut: str = "padding",
+    block: str = "basic",
+    zero_init_residual: bool = False,
+) -> ResNet:
     """He et al.'s CIFAR network of ``depth = 6n + 2`` layers (three stages of ``n`` blocks)."""
     if (depth - 2) % 6 != 0 or depth < 8:
         raise ValueError(f"CIFAR ResNet depth must be 6n + 2 (20, 32, 44, ...), got {depth}")
     n = (depth - 2) // 6
-    return ResNet("basic", [n, n, n], CIFAR_WIDTHS, num_classes, shortcut=shortcut, residual=residual)
+    return ResNet(
+        block,
+        [n, n, n],
+        CIFAR_WIDTHS,
+        num_classes,
+        shortcut=shortcut,
+        residual=residual,
+        zero_init_residual=zero_init_residual,
+    )
 
 
 def _register_cifar(depth: int) -> None:
-    def resnet(num_classes: int = 10, shortcut: str = "padding") -> ResNet:
-        return cifar_resnet(depth, num_classes, residual=True, shortcut=shortcut)
+    def resnet(num_classes: int = 10, shortcut: str = "padding", zero_init_residual: bool = False) -> ResNet:
+        return cifar_resnet(depth, num_classes, shortcut=shortcut, zero_init_residual=zero_init_residual)
 
     def plain(num_classes: int = 10) -> ResNet:
         return cifar_resnet(depth, num_classes, residual=False)
@@ -201,5 +283,17 @@ def _register_cifar(depth: int) -> None:
     register_model(f"plain{depth}")(plain)
 
 
+def _register_cifar_preact(depth: int) -> None:
+    def preact(num_classes: int = 10, shortcut: str = "padding", zero_init_residual: bool = False) -> ResNet:
+        return cifar_resnet(
+            depth, num_classes, shortcut=shortcut, block="preact_basic", zero_init_residual=zero_init_residual
+        )
+
+    preact.__doc__ = f"Pre-activation ResNet-{depth} (He et al., 2016b): ResNet-{depth} with BN-ReLU-conv blocks."
+    register_model(f"preact_resnet{depth}")(preact)
+
+
 for _depth in (20, 32, 44, 56, 110):
     _register_cifar(_depth)
+for _depth in (20, 56):
+    _register_cifar_preact(_depth)
