@@ -60,6 +60,23 @@ def gradient_norms(
     return names, norms
 
 
+def relative_gradient_norms(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, layer_type: type = nn.Conv2d
+) -> tuple[list[str], list[float]]:
+    """``||dL/dW|| / ||W||`` for each ``layer_type`` layer's weight, input to output.
+
+    Raw gradient norms are not comparable across layers: a norm sums over all of a layer's
+    weights, so a layer with 16x the weights has a gradient about 4x larger with the same
+    per-weight signal, and behind a batch norm the gradient also shrinks as ``W`` grows
+    (the loss does not change when ``W`` is scaled). Divided by ``||W||``, the value is the
+    relative change one SGD step of learning rate 1 makes to the layer: a scale-free measure
+    of how fast each layer learns.
+    """
+    names, norms = gradient_norms(model, x, y, layer_type)
+    modules = dict(model.named_modules())
+    return names, [norm / modules[name].weight.norm().item() for name, norm in zip(names, norms)]
+
+
 @contextmanager
 def zero_output(model: nn.Module, name: str):
     """Within the block, the submodule ``name`` outputs zeros (an ablation of that path)."""

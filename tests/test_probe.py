@@ -1,0 +1,36 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cnnbook import probe
+
+
+def two_layer_net() -> nn.Sequential:
+    """x -> I x -> 3 I (I x): logits [3, 0] for x = [1, 0], small enough to differentiate by hand."""
+    first, last = nn.Linear(2, 2, bias=False), nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        first.weight.copy_(torch.eye(2))
+        last.weight.copy_(3 * torch.eye(2))
+    return nn.Sequential(first, last)
+
+
+def test_relative_gradient_norms_match_a_hand_computed_net():
+    # dL/dlogits = softmax([3, 0]) - [1, 0] = a * [-1, 1] with a = 1 / (e^3 + 1).
+    # Last layer: dL/dW = outer(a[-1, 1], [1, 0]), norm a*sqrt(2); ||W|| = 3*sqrt(2): ratio a / 3.
+    # First layer: the gradient at its output is W_last^T a[-1, 1] = 3a[-1, 1], so dL/dW has norm
+    # 3a*sqrt(2); ||W|| = sqrt(2): ratio 3a. Raw norms rank the layers 3:1, relative ones 9:1.
+    a = 1 / (math.e**3 + 1)
+    x, y = torch.tensor([[1.0, 0.0]]), torch.tensor([0])
+    names, relative = probe.relative_gradient_norms(two_layer_net(), x, y, layer_type=nn.Linear)
+    _, raw = probe.gradient_norms(two_layer_net(), x, y, layer_type=nn.Linear)
+    assert names == ["0", "1"]
+    assert relative == pytest.approx([3 * a, a / 3], rel=1e-5)
+    assert raw[0] / raw[1] == pytest.approx(3, rel=1e-5)
+
+
+def test_relative_gradient_norms_leave_no_gradients_behind():
+    model = two_layer_net()
+    probe.relative_gradient_norms(model, torch.randn(4, 2), torch.tensor([0, 1, 0, 1]), layer_type=nn.Linear)
+    assert all(p.grad is None for p in model.parameters())
