@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from .device import synchronize
 
 
 def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -59,8 +62,7 @@ def throughput(
             model.eval()
             with torch.inference_mode():
                 model(x)
-        if x.device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(x.device)  # a GPU runs asynchronously: time the work, not its launch
 
     step()
     times = []
@@ -77,13 +79,17 @@ def peak_training_memory(model: nn.Module, batch: torch.Tensor, labels: torch.Te
     On CUDA this is ``torch.cuda.max_memory_allocated``. On the CPU, PyTorch keeps no such
     counter, so the profiler records every allocation and free (``profile_memory=True``); their
     sizes, summed in time order, trace the allocated bytes, and we take the maximum.
+    Apple GPUs (MPS) keep no peak counter either (only the current allocation): there the pass is
+    traced on a CPU copy of the model, whose tensors have the same sizes.
     Parameter gradients are cleared before and after, so they count as allocated in the pass.
     """
     from torch.profiler import ProfilerActivity, profile
 
-    device = next(model.parameters()).device
+    device = _device_of(model)
+    if device.type == "mps":
+        model, device = copy.deepcopy(model).cpu(), torch.device("cpu")
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"peak_training_memory measures CPU or CUDA memory, not {device.type}")
+        raise ValueError(f"peak_training_memory measures CPU, CUDA or MPS memory, not {device.type}")
     batch, labels = batch.to(device), labels.to(device)
     model.zero_grad(set_to_none=True)
 
@@ -108,6 +114,10 @@ def peak_training_memory(model: nn.Module, batch: torch.Tensor, labels: torch.Te
         return peak
     finally:
         model.zero_grad(set_to_none=True)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ data folder, keyed by the source's fingerprint so a changed source is re-decoded
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -159,10 +160,19 @@ class CIFAR10:
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """uint8 ``(N, 3, H, W)`` -> float32, per-channel standardised, channels-last."""
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1) * 255
+    mean, std = _mean_std_255(x.device)
     x = (x.float() - mean) / std
     return x.contiguous(memory_format=torch.channels_last)
+
+
+@functools.cache
+def _mean_std_255(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10's channel mean and std on the 0-255 scale, made on ``device`` once: a training step
+    that built them would copy them from the host, and wait for that copy, every time."""
+    with torch.inference_mode(False):  # usable in and out of inference mode
+        mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+        std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    return mean, std
 
 
 def denormalize(x: torch.Tensor) -> torch.Tensor:
@@ -179,9 +189,11 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4)
     """
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    dy, dx, flip = torch.stack([dy, dx, flip.long()]).to(x.device)  # one host-to-device copy, not three
+    flip = flip.bool()
     rows = dy[:, None] + torch.arange(h, device=x.device)  # (n, h)
     cols = torch.arange(w, device=x.device).expand(n, w)
     cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]  # (n, w)

@@ -6,11 +6,17 @@ and takes its share of every batch (``Split.batches(shard=...)``);
 ``DistributedDataParallel`` averages the gradients, so the N replicas take the same steps as
 one process with the whole batch. Metrics are summed over processes, and only rank 0 prints,
 writes checkpoints and saves results.
+
+GPUs talk over NCCL where the build has it; elsewhere (CPUs, and Windows, whose PyTorch builds
+have no NCCL) over gloo. On Windows, torchrun also needs ``USE_LIBUV=0`` in the environment
+(``set USE_LIBUV=0`` in cmd, ``$env:USE_LIBUV=0`` in PowerShell): its rendezvous uses libuv by
+default since PyTorch 2.4, and the Windows builds lack it. Or run the book under WSL.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,12 +52,19 @@ def context() -> Context:
 
 
 def init_from_env(device: torch.device) -> Context:
-    """Join the group ``torchrun`` describes (gloo on CPU, NCCL on CUDA); a no-op without ``WORLD_SIZE > 1``."""
+    """Join the group ``torchrun`` describes, over :func:`backend_for`; a no-op without ``WORLD_SIZE > 1``."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(backend_for(device))
     return context()
+
+
+def backend_for(device: torch.device) -> str:
+    """``"nccl"`` for CUDA where this build has NCCL (never on Windows), else ``"gloo"``."""
+    if device.type == "cuda" and sys.platform != "win32" and dist.is_nccl_available():
+        return "nccl"
+    return "gloo"
 
 
 @contextmanager

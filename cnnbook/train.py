@@ -7,7 +7,6 @@ hardware computes bfloat16 natively, convolutions run under bf16 autocast (``pre
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import random
@@ -24,50 +23,18 @@ from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Split
 
+# The names moved to .device stay importable from here (`X as X` marks a re-export).
+from .device import PRECISIONS as PRECISIONS
+from .device import autocast, configure_backends, default_device, resolve_precision
+from .device import native_bf16 as native_bf16
+
 SCHEDULES = ("onecycle", "cosine", "constant")
-PRECISIONS = ("auto", "bf16", "fp32")
 # History keys that depend only on the seed (the rest are timings).
 DETERMINISTIC_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-def default_device() -> torch.device:
-    """CUDA if available, else Apple MPS, else CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def native_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` computes bfloat16 natively: a CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """``"bf16"`` or ``"fp32"``; ``"auto"`` picks bf16 where :func:`native_bf16` says it is fast."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast on ``device`` for ``precision="bf16"`` (weights and optimizer stay fp32), else nothing."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def set_seed(seed: int) -> None:
@@ -174,6 +141,7 @@ def fit(
     ctx = distributed.context()
     device = distributed.local_device(torch.device(device) if device is not None else default_device())
     precision = resolve_precision(precision, device)
+    configure_backends(device, precision)
     model.to(device, memory_format=torch.channels_last)
     replica = model
     if ctx.enabled:

@@ -52,6 +52,12 @@ def socket_timeout(seconds: float):
         socket.setdefaulttimeout(previous)
 
 
+def resize_antialias(source: int, target: int, device: torch.device) -> bool:
+    """Whether resizing ``source`` pixels to ``target`` antialiases: only when shrinking (enlarging, the
+    bilinear weights are the same either way), and never on MPS (older torch releases lack it there)."""
+    return target < source and device.type != "mps"
+
+
 @dataclass(frozen=True)
 class ImageNetInput:
     """uint8 CIFAR batch -> the pretrained model's input: resized, ImageNet-normalised."""
@@ -63,7 +69,8 @@ class ImageNetInput:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float().div_(255)
         if x.shape[-1] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+            antialias = resize_antialias(x.shape[-1], self.size, x.device)
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=antialias, align_corners=False)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -219,16 +226,20 @@ def fine_tune(
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = True,
+    require_weights: bool = False,
 ) -> FineTuned:
     """Fine-tune torchvision's ImageNet ``name`` end to end with a new head; test accuracy on ``test``.
 
     Without the weights (usually: offline) the same run starts from random initialisation,
-    and the result says so: ``pretrained=False`` and the reason in ``unavailable``.
+    and the result says so: ``pretrained=False`` and the reason in ``unavailable``; with
+    ``require_weights=True`` it raises :class:`WeightsUnavailableError` instead.
     """
     try:
         model, transform = pretrained(name, num_classes, weights="DEFAULT", input_size=input_size)
         unavailable = ""
     except WeightsUnavailableError as err:
+        if require_weights:
+            raise
         model, transform = pretrained(name, num_classes, weights=None, input_size=input_size)
         unavailable = str(err)
     history = fit(
