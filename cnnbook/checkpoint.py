@@ -12,6 +12,8 @@ from torch import nn
 
 FORMAT = "cnnbook-checkpoint"
 FORMAT_VERSION = 1
+CORE_KEYS = ("model_name", "num_classes", "model_state")
+TRAINING_KEYS = ("optimizer_state", "scheduler_state", "epoch", "history", "run_config")
 
 
 class CheckpointError(RuntimeError):
@@ -58,7 +60,7 @@ def safe_load(path: str | Path):
             f"{path} holds objects other than tensors and plain containers; refusing to unpickle "
             f"it (weights_only=True). Details: {str(exc).splitlines()[0]}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # torch.load fails in many ways on foreign bytes (RuntimeError, EOFError, KeyError...)
         raise CheckpointError(
             f"{path} is truncated, corrupt or not a PyTorch file ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no details'})"
@@ -78,11 +80,28 @@ def save_checkpoint(path: str | Path, model: nn.Module, **state) -> Path:
     return atomic_save(payload, path)
 
 
-def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> dict:
-    """Read a cnnbook checkpoint; with ``model``, check it matches and load its weights."""
+def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, resumable: bool = False) -> dict:
+    """Read a cnnbook checkpoint; with ``model``, check it matches and load its weights.
+
+    ``resumable=True`` also requires the training state :func:`cnnbook.train.fit` resumes from.
+    """
     ckpt = safe_load(path)
+    if _is_state_dict(ckpt):
+        raise CheckpointError(
+            f"{path} holds a bare state_dict (torch.save(model.state_dict())), not a cnnbook checkpoint: "
+            f"load it with model.load_state_dict(torch.load({str(path)!r}, weights_only=True))"
+        )
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cnnbook checkpoint")
+    missing = [key for key in CORE_KEYS if key not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is a damaged cnnbook checkpoint (no {', '.join(missing)}): train anew")
+    missing = [key for key in TRAINING_KEYS if key not in ckpt] if resumable else []
+    if missing:
+        raise CheckpointError(
+            f"{path} holds weights without the training state to resume from (no {', '.join(missing)}): "
+            "start a new run instead"
+        )
     if model is not None:
         name = getattr(model, "registry_name", type(model).__name__)
         if ckpt["model_name"] != name:
@@ -96,9 +115,14 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> dict:
             )
         try:
             model.load_state_dict(ckpt["model_state"])
-        except RuntimeError as exc:
-            raise CheckpointError(f"{path} does not fit this model: {str(exc).splitlines()[0]}") from None
+        except (RuntimeError, TypeError, ValueError) as exc:
+            details = " ".join(str(exc).split())
+            raise CheckpointError(f"{path} does not fit this model: {details[:300]}") from None
     return ckpt
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
 def _num_classes(model: nn.Module) -> int | None:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
+import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
-from . import budgets, distributed
+from . import budgets, distributed, rundir
 from .checkpoint import CheckpointError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .models import count_parameters, get_model, list_models
+from .rundir import RunDirError
+from .sweep import SweepError
 from .train import PRECISIONS, TrainingDiverged, default_device, evaluate, fit, set_seed
 
 
@@ -53,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=positive_float, help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="folder for history.json and checkpoint.pt")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    reuse = train.add_mutually_exclusive_group()
+    reuse.add_argument("--resume", action="store_true", help="continue the unfinished run in OUT")
+    reuse.add_argument("--overwrite", action="store_true", help="delete the run already in OUT and train anew")
     train.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--budget", choices=list(budgets.BUDGETS), default="smoke")
     sweep.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks and results")
+    sweep.add_argument("--overwrite", action="store_true", help="replace the sweep results already in OUT")
     return parser
 
 
@@ -111,6 +117,13 @@ def cmd_models() -> None:
 
 
 def cmd_train(args) -> None:
+    # Under torchrun only rank 0 writes, so only it owns the folder.
+    owner = int(os.environ.get("RANK", "0")) == 0
+    with rundir.claim(args.out, resume=args.resume, overwrite=args.overwrite) if owner else nullcontext():
+        _train(args)
+
+
+def _train(args) -> None:
     cfg = budgets.get_budget(
         args.budget, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.lr
     )
@@ -120,7 +133,6 @@ def cmd_train(args) -> None:
         with distributed.main_process_first():
             data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
         model = get_model(args.model)
-        args.out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         history = fit(
             model,
@@ -151,7 +163,7 @@ def cmd_train(args) -> None:
         "test": test,
         **history.to_dict(),
     }
-    (args.out / "history.json").write_text(json.dumps(record, indent=1))
+    rundir.write_json(args.out / "history.json", record)
     print(
         f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% after {len(history)} epochs "
         f"({ctx.world_size} process{'es' if ctx.enabled else ''}, {minutes:.1f} min); "
@@ -171,13 +183,23 @@ def main(argv: list[str] | None = None) -> int:
 
             reproduce(args.budget, args.only, seed=args.seed, progress=not args.no_progress)
         elif args.command == "sweep":
-            from .sweep import run_sweep
+            from .sweep import SWEEP_FILES, run_sweep
 
             if not args.notebook.exists():
                 raise ValueError(f"no notebook at {args.notebook}")
-            run_sweep(args.notebook, parse_grid(args.param), args.out, budget=args.budget)
+            with rundir.claim(args.out, overwrite=args.overwrite, outputs=SWEEP_FILES):
+                run_sweep(args.notebook, parse_grid(args.param), args.out, budget=args.budget)
             print(f"wrote {args.out / 'results.md'} and {args.out / 'results.png'}")
-    except (ValueError, TypeError, DataNotFoundError, DataFormatError, CheckpointError, TrainingDiverged) as exc:
+    except (
+        ValueError,
+        TypeError,
+        DataNotFoundError,
+        DataFormatError,
+        CheckpointError,
+        TrainingDiverged,
+        RunDirError,
+        SweepError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_save, safe_load
+from .checkpoint import CheckpointError, atomic_save, safe_load
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel statistics of the CIFAR-10 training images (canonical release).
@@ -278,19 +279,34 @@ def _cached(folder: Path, variant: str, reader) -> dict:
     """Decode ``folder`` with ``reader`` once; reuse the cache while the fingerprint matches."""
     key = _fingerprint(folder)
     path = cache_dir() / f"cifar10-{variant}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]}.pt"
-    if path.exists():
-        try:
-            cached = safe_load(path)
-            if cached.get("fingerprint") == key and cached.get("version") == CACHE_VERSION:
-                return cached["arrays"]
-        except Exception:
-            pass  # corrupt or foreign cache: rebuild it below
+    try:
+        cached = safe_load(path) if path.is_file() else None
+        if cached.get("fingerprint") == key and cached.get("version") == CACHE_VERSION:
+            return cached["arrays"]
+    except Exception:
+        pass  # no, corrupt, unreadable or foreign cache: decode again below
     arrays = reader(folder)
     try:
         atomic_save({"version": CACHE_VERSION, "fingerprint": key, "arrays": arrays}, path)
-    except OSError:
-        pass  # an unwritable cache only costs time on the next load
+    except (OSError, CheckpointError) as exc:
+        _warn_cache_unusable(path.parent, exc)  # an unwritable cache only costs time on the next load
     return arrays
+
+
+_warned_caches: set[Path] = set()
+
+
+def _warn_cache_unusable(folder: Path, exc: Exception) -> None:
+    """Say once per folder that decoded images cannot be cached there, and how to fix it."""
+    if folder in _warned_caches:
+        return
+    _warned_caches.add(folder)
+    reason = str(exc).split(": ", 1)[-1] if isinstance(exc, CheckpointError) else (exc.strerror or str(exc))
+    warnings.warn(
+        f"cannot cache the decoded CIFAR-10 in {folder} ({reason.split('. ')[0]}); loading continues, but every "
+        "load decodes the images again. Set CNNBOOK_CACHE to a writable folder to keep them",
+        stacklevel=4,
+    )
 
 
 def _read_canonical(folder: Path) -> dict:

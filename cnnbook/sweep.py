@@ -8,12 +8,23 @@ parameter; the sweep gathers them into ``results.md`` and ``results.png``.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .rundir import write_bytes, write_json
+
+SWEEP_FILES = ("results.json", "results.md", "results.png")
+# Parameters the sweep sets itself: BUDGET from --budget, RESULT_FILE per run.
+SET_BY_SWEEP = ("BUDGET", "RESULT_FILE")
+
+
+class SweepError(RuntimeError):
+    """A sweep's grid does not fit its notebook, or one of its runs failed."""
 
 
 def record_result(path: str | Path | None, **values) -> None:
@@ -22,9 +33,7 @@ def record_result(path: str | Path | None, **values) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values, indent=1))
-    tmp.replace(path)
+    write_json(path, values)
 
 
 def grid_points(grid: Mapping[str, Sequence]) -> list[dict]:
@@ -33,29 +42,97 @@ def grid_points(grid: Mapping[str, Sequence]) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
+def notebook_parameters(notebook: str | Path) -> dict:
+    """The names and default values assigned in ``notebook``'s cell tagged ``parameters``."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise SweepError(f"{notebook} has no cell tagged 'parameters': papermill cannot set its parameters")
+    defaults = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                defaults[node.targets[0].id] = None  # an expression: any value goes
+    return defaults
+
+
+def check_grid(notebook: str | Path, grid: Mapping[str, Sequence]) -> None:
+    """Raise :class:`SweepError` naming the first grid entry the notebook cannot run, before anything runs."""
+    from .models import get_builder
+
+    defaults = notebook_parameters(notebook)
+    missing = [name for name in SET_BY_SWEEP if name not in defaults]
+    if missing:
+        raise SweepError(f"{notebook}'s parameters cell lacks {', '.join(missing)}, which a sweep sets: add them")
+    for name, values in grid.items():
+        if name in SET_BY_SWEEP:
+            raise SweepError(f"-p {name}: the sweep sets {name} itself (use --budget for the budget)")
+        if name not in defaults:
+            valid = ", ".join(n for n in defaults if n not in SET_BY_SWEEP)
+            raise SweepError(f"{notebook} has no parameter {name}; its parameters: {valid}")
+        default = defaults[name]
+        for value in values:
+            if name == "MODEL":
+                try:
+                    get_builder(value)
+                except ValueError as exc:
+                    raise SweepError(f"-p MODEL: {exc}") from None
+            elif default is not None and not _same_kind(value, default):
+                raise SweepError(
+                    f"-p {name} {value!r}: expected a {type(default).__name__} like the default {default!r}"
+                )
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    return isinstance(value, type(default))
+
+
 def run_sweep(
     notebook: str | Path, grid: Mapping[str, Sequence], out: str | Path, budget: str = "smoke", kernel: str = "python3"
 ) -> list[dict]:
-    """Execute ``notebook`` for every grid point; returns one row per run (its parameters and results)."""
+    """Execute ``notebook`` for every grid point; returns one row per run (its parameters and results).
+
+    The grid is checked against the notebook first; the report is rewritten after every run, so
+    a run that fails keeps the results of the runs before it.
+    """
     import papermill
 
     notebook, out = Path(notebook), Path(out)
+    check_grid(notebook, grid)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    points = grid_points(grid)
     rows = []
-    for point in grid_points(grid):
+    for i, point in enumerate(points, 1):
         label = "-".join(f"{v}" for v in point.values())
         result = (out / "json" / f"{label}.json").resolve()
+        result.unlink(missing_ok=True)  # a stale result must not pass for this run's
+        executed = out / "notebooks" / f"{notebook.stem}-{label}.ipynb"
         started = time.perf_counter()
-        papermill.execute_notebook(
-            str(notebook),
-            str(out / "notebooks" / f"{notebook.stem}-{label}.ipynb"),
-            parameters={**point, "BUDGET": budget, "RESULT_FILE": str(result)},
-            kernel_name=kernel,
-            progress_bar=False,
-            cwd=str(notebook.parent),
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters={**point, "BUDGET": budget, "RESULT_FILE": str(result)},
+                kernel_name=kernel,
+                progress_bar=False,
+                cwd=str(notebook.parent),
+            )
+        except papermill.PapermillExecutionError as exc:
+            kept = f"the {len(rows)} finished runs are in {out / 'results.md'}" if rows else "no run had finished"
+            raise SweepError(
+                f"run {i}/{len(points)} ({_describe(point)}) failed: {exc.ename}: {_first_line(exc.evalue)}. "
+                f"See {executed}; {kept}"
+            ) from None
         if not result.exists():
-            raise RuntimeError(
+            raise SweepError(
                 f"{notebook} ran with {point} but wrote no result: does it call "
                 "cnnbook.sweep.record_result(RESULT_FILE, ...)?"
             )
@@ -66,17 +143,33 @@ def run_sweep(
         }
         print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         rows.append(row)
-    write_report(rows, out)
+        write_report(rows, out)
     return rows
 
 
+def _describe(point: Mapping) -> str:
+    return ", ".join(f"{k} {v}" for k, v in point.items())
+
+
+def _first_line(text: str) -> str:
+    return str(text).strip().splitlines()[0] if str(text).strip() else "no details"
+
+
 def write_report(rows: list[dict], out: Path) -> None:
-    """``results.md`` (a Markdown table), ``results.json`` and ``results.png`` in ``out``."""
+    """``results.md`` (a Markdown table), ``results.json`` and ``results.png`` in ``out``, each replaced atomically."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     from .viz import markdown_table
 
-    (out / "results.json").write_text(json.dumps(rows, indent=1))
-    (out / "results.md").write_text(markdown_table(rows, {"test_accuracy": ".2%", "final_train_loss": ".3f"}) + "\n")
-    plot_depth_sweep(rows).savefig(out / "results.png", dpi=120)
+    write_json(out / "results.json", rows)
+    table = markdown_table(rows, {"test_accuracy": ".2%", "final_train_loss": ".3f"}) + "\n"
+    write_bytes(out / "results.md", table.encode())
+    figure, png = plot_depth_sweep(rows), io.BytesIO()
+    figure.savefig(png, format="png", dpi=120)
+    plt.close(figure)
+    write_bytes(out / "results.png", png.getvalue())
 
 
 def plot_depth_sweep(rows: list[dict]):

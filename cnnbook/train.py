@@ -11,6 +11,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import Split
+from .data import Split, normalize
 
 # The names moved to .device stay importable from here (`X as X` marks a re-export).
 from .device import PRECISIONS as PRECISIONS
@@ -148,6 +149,7 @@ def fit(
         device_ids = [device.index] if device.type == "cuda" else None
         replica = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     train, val = train.to(device), (val.to(device) if val is not None else None)
+    _check_inputs(model, transform, training=train, validation=val)
     steps = train.num_batches(batch_size, drop_last=True)
     optimizer = make_optimizer(model, lr, momentum, weight_decay, nesterov)
     scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps)
@@ -275,7 +277,7 @@ def _raise_if_diverged(first_bad: torch.Tensor, desc: str, optimizer, checkpoint
 
 
 def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[History, int]:
-    ckpt = load_checkpoint(checkpoint, model)
+    ckpt = load_checkpoint(checkpoint, model, resumable=True)
     saved = ckpt.get("run_config", {})
     changed = {k: (saved.get(k), v) for k, v in run_config.items() if saved.get(k) != v}
     if changed:
@@ -324,6 +326,7 @@ def _predict(
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     split = split.to(device)
+    _check_inputs(model, transform, evaluated=split)
     preds, labels, loss_sum = [], [], torch.zeros((), device=device)
     for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
         with autocast(device, precision):
@@ -340,6 +343,41 @@ def per_class_accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: i
     labels = labels.cpu()
     hits = torch.bincount(labels[preds == labels], minlength=num_classes).float()
     return hits / torch.bincount(labels, minlength=num_classes).clamp(min=1).float()
+
+
+def _check_inputs(model: nn.Module, transform, **splits: Split | None) -> None:
+    """One clear line, before any work, for data ``model`` cannot take: an empty split, inputs of
+    another dtype than its weights, labels beyond its outputs (a model with more outputs than the
+    labels use gets a warning: it trains, but not what was meant)."""
+    weights = next(model.parameters())
+    for role, split in splits.items():
+        if split is None:
+            continue
+        if len(split) == 0:
+            raise ValueError(f"the {role} split is empty")
+        x = (transform or normalize)(split.images[:2].to(weights.device))
+        if not (x.is_floating_point() and x.dtype == weights.dtype):
+            raise TypeError(
+                f"the transform gives {x.dtype} inputs but the model's weights are {weights.dtype}: "
+                f"end the transform with .to({weights.dtype})"
+            )
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            outputs = model(x).shape[-1]
+        model.train(was_training)
+        classes = int(split.labels.max()) + 1
+        if classes > outputs:
+            raise ValueError(
+                f"the {role} labels need {classes} classes but the model has {outputs} outputs: "
+                f"build it with num_classes={classes}"
+            )
+        if outputs > classes:
+            warnings.warn(
+                f"the model has {outputs} outputs but the {role} labels use {classes} classes: "
+                f"build it with num_classes={classes} unless the other classes are meant to stay unused",
+                stacklevel=3,
+            )
 
 
 def _check_positive(**values) -> None:

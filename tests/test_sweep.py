@@ -4,7 +4,7 @@ import nbformat
 import pytest
 
 from cnnbook.cli import main, parse_grid
-from cnnbook.sweep import grid_points, record_result, run_sweep
+from cnnbook.sweep import SweepError, grid_points, record_result, run_sweep
 
 
 def test_record_result_writes_json_and_ignores_a_missing_path(tmp_path):
@@ -26,12 +26,15 @@ def test_grid_points_and_cli_grid_parsing():
         parse_grid([["MODEL"]])
 
 
-def toy_notebook(path, record=True):
+def toy_notebook(path, record=True, fails_at_depth=None):
     """A notebook with a parameters cell whose 'test accuracy' is a function of the depth in MODEL."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('MODEL = "resnet20"\nBUDGET = None\nRESULT_FILE = None')
+    params = nbformat.v4.new_code_cell('MODEL = "resnet20"\nEPOCHS = None\nSEED = 0\nBUDGET = None\nRESULT_FILE = None')
     params.metadata["tags"] = ["parameters"]
-    body = "import re\nfrom cnnbook import sweep\ndepth = int(re.findall(r'\\d+', MODEL)[0])\n" + (
+    body = "import re\nfrom cnnbook import sweep\ndepth = int(re.findall(r'\\d+', MODEL)[0])\n"
+    if fails_at_depth:
+        body += f"if depth == {fails_at_depth}:\n    raise MemoryError('out of memory\\nat depth {fails_at_depth}')\n"
+    body += (
         "sweep.record_result(RESULT_FILE, model=MODEL, budget=BUDGET, test_accuracy=depth / 100,\n"
         "                    final_train_loss=1 / depth)"
         if record
@@ -63,3 +66,44 @@ def test_a_notebook_that_records_nothing_is_a_clear_error(tmp_path):
     nb = toy_notebook(tmp_path / "toy.ipynb", record=False)
     with pytest.raises(RuntimeError, match="wrote no result"):
         run_sweep(nb, {"MODEL": ["resnet20"]}, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        (
+            {"MODEL": ["resnet20", "resnet56", "resnt110"]},
+            "-p MODEL: unknown model 'resnt110'. Did you mean 'resnet110'?",
+        ),
+        ({"MODEL": ["resnet20"], "EPOCH": [1]}, "has no parameter EPOCH; its parameters: MODEL, EPOCHS, SEED"),
+        ({"BUDGET": ["quick"]}, "-p BUDGET: the sweep sets BUDGET itself"),
+        ({"SEED": [0, "one"]}, "-p SEED 'one': expected a int like the default 0"),
+    ],
+)
+def test_the_whole_grid_is_checked_before_anything_runs(tmp_path, grid, message):
+    nb = toy_notebook(tmp_path / "toy.ipynb")
+    with pytest.raises(SweepError) as err:
+        run_sweep(nb, grid, tmp_path / "out")
+    assert message in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_earlier_sweep_is_kept_unless_overwrite_and_a_failing_run_keeps_the_finished_ones(tmp_path, capsys):
+    nb = toy_notebook(tmp_path / "toy.ipynb", fails_at_depth=56)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps([{"model": "plain20"}] * 8))
+    args = ["sweep", str(nb), "-p", "MODEL", "resnet20", "resnet56", "--out", str(out)]
+    assert main(args) == 2
+    assert "already holds a sweep of 8 runs: replace it with --overwrite" in capsys.readouterr().err
+    assert len(json.loads((out / "results.json").read_text())) == 8
+
+    assert main([*args, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("--overwrite: deleted a sweep of 8 runs")
+    failure = err.splitlines()[-1]
+    assert len(err.splitlines()) == 2
+    assert failure.startswith("error: run 2/2 (MODEL resnet56) failed: MemoryError: out of memory. See ")
+    assert failure.endswith(f"the 1 finished runs are in {out / 'results.md'}")
+    assert [r["model"] for r in json.loads((out / "results.json").read_text())] == ["resnet20"]
+    assert (out / "results.png").exists() and "resnet20" in (out / "results.md").read_text()

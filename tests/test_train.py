@@ -28,23 +28,26 @@ def test_loss_falls_on_a_small_real_subset(cifar):
 
 
 def test_history_has_the_promised_keys(tiny_split):
-    _, h = small_run(tiny_split, epochs=1)
+    _, h = small_run(tiny_split, epochs=1, batch_size=24)
     assert set(h.last) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"}
-    assert len(h) == 1 and h.last["images_per_s"] > 0
+    assert len(h) == 1 and h.last["images"] == 48  # two full batches of 24; the last 16 images are dropped
+    assert h.last["images_per_s"] == pytest.approx(48 / h.last["seconds"])
 
 
-def test_same_seed_same_history_on_cpu(tiny_split):
-    _, a = small_run(tiny_split)
-    _, b = small_run(tiny_split)
+def test_same_seed_same_history_another_seed_another(tiny_split):
+    _, a = small_run(tiny_split, epochs=1)
+    _, b = small_run(tiny_split, epochs=1)
+    _, c = small_run(tiny_split, epochs=1, seed=1)
     assert deterministic(a) == deterministic(b)
+    assert deterministic(c)[0]["train_loss"] != deterministic(a)[0]["train_loss"]
 
 
 def test_resume_after_a_mid_epoch_interruption_gives_the_uninterrupted_history(tiny_split, tmp_path):
     _, full = small_run(tiny_split, epochs=3)
     calls = {"n": 0}
 
-    def interrupt_in_second_epoch(x):  # 4 batches per epoch: the 6th batch is mid-epoch 2
-        calls["n"] += 1
+    def interrupt_in_second_epoch(x):  # 4 training batches of 16 per epoch: the 6th is mid-epoch 2
+        calls["n"] += len(x) == 16
         if calls["n"] == 6:
             raise KeyboardInterrupt
         return cnnbook.data.normalize(x)
@@ -108,8 +111,14 @@ def test_one_cycle_warms_up_then_anneals():
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    assert lrs[0] < 0.1 and max(lrs) == pytest.approx(1.0, abs=0.01) and lrs[-1] < 0.01
-    assert make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), "onecycle", 1.0, 1)
+    assert lrs[0] == pytest.approx(0.05) and lrs[-1] < 0.01
+    peak = lrs.index(max(lrs))
+    assert peak == 25 and max(lrs) == pytest.approx(1.0, abs=0.01)  # warm-up over the first quarter
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    make_scheduler(opt, "onecycle", 1.0, 1)  # a single step: it warms up from lr / 20
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
 def test_per_class_accuracy():
@@ -150,12 +159,17 @@ def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_pat
     assert load_checkpoint(tmp_path / "ckpt.pt", cnnbook.get_model("resnet20"))["run_config"]["precision"] == precision
 
 
-def test_auto_precision_is_bf16_only_where_the_hardware_has_it():
-    from cnnbook.train import native_bf16, resolve_precision
+@pytest.mark.parametrize(
+    "avx512_bf16, amx, expected", [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")]
+)
+def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf16, amx, expected):
+    from cnnbook.train import resolve_precision
 
-    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
-    assert resolve_precision("fp32", "cpu") == "fp32"
-    assert not native_bf16("meta")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert resolve_precision("auto", "cpu") == expected
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "meta") == "fp32"
 
 
 def test_bf16_autocast_runs_the_convolutions_in_bf16():
@@ -178,3 +192,89 @@ def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch):
     bar = _progress_bar(4, "epoch 1/1", enabled=True)
     assert bar is not None and bar.total == 4
     bar.close()
+
+
+def constant_model(predicted: int, num_classes: int = 10) -> torch.nn.Module:
+    """A linear model that predicts ``predicted`` for every image (logit 2 there, 0 elsewhere)."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, num_classes))
+    torch.nn.init.zeros_(model[1].weight)
+    with torch.no_grad():
+        model[1].bias.copy_(2.0 * torch.nn.functional.one_hot(torch.tensor(predicted), num_classes))
+    return model
+
+
+@pytest.mark.parametrize("batch_size", [1000, 10])
+def test_evaluate_and_predict_return_the_right_numbers(tiny_split, batch_size):
+    model = constant_model(3)
+    logits = 2.0 * torch.nn.functional.one_hot(torch.full((64,), 3), 10).float()
+    expected_loss = torch.nn.functional.cross_entropy(logits, tiny_split.labels).item()
+    result = cnnbook.evaluate(model, tiny_split, batch_size=batch_size, precision="fp32")
+    assert result["accuracy"] == pytest.approx(7 / 64)  # labels 3, 13, ..., 63 are class 3
+    assert result["loss"] == pytest.approx(expected_loss)
+    assert torch.equal(cnnbook.predict(model, tiny_split, batch_size=batch_size), torch.full((64,), 3))
+
+
+def test_augment_false_trains_on_the_images_themselves(tiny_split):
+    originals = {bytes(img.numpy()) for img in tiny_split.images}
+
+    def seen_images(augment):
+        seen = []
+
+        def keep(x):
+            if len(x) == 16:  # training batches, not the checks or the validation pass
+                seen.extend(bytes(img.numpy()) for img in x)
+            return cnnbook.data.normalize(x)
+
+        fit(constant_model(0), tiny_split, epochs=1, batch_size=16, device="cpu", progress=False,
+            augment=augment, transform=keep)  # fmt: skip
+        return seen
+
+    assert set(seen_images(augment=False)) == originals
+    assert not set(seen_images(augment=True)) <= originals
+
+
+def test_an_empty_split_is_one_clear_error(tiny_split):
+    empty = tiny_split.take(1)
+    empty = type(empty)(empty.images[:0], empty.labels[:0])
+    with pytest.raises(ValueError, match="the training split is empty"):
+        fit(constant_model(0), empty, epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="the evaluated split is empty"):
+        cnnbook.evaluate(constant_model(0), empty)
+    with pytest.raises(ValueError, match="the validation split is empty"):
+        fit(constant_model(0), tiny_split, empty, epochs=1, batch_size=16, device="cpu", progress=False)
+
+
+def test_a_model_with_too_few_classes_is_named_before_training(tiny_split):
+    for run in (
+        lambda model: fit(model, tiny_split, epochs=1, batch_size=16, device="cpu", progress=False),
+        lambda model: cnnbook.evaluate(model, tiny_split),
+        lambda model: cnnbook.predict(model, tiny_split),
+    ):
+        with pytest.raises(ValueError, match="labels need 10 classes but the model has 5 outputs: .*num_classes=10"):
+            run(constant_model(0, num_classes=5))
+
+
+def test_a_model_with_more_classes_than_the_labels_is_warned_about(tiny_split):
+    with pytest.warns(UserWarning, match="the model has 100 outputs but the evaluated labels use 10 classes"):
+        cnnbook.evaluate(constant_model(0, num_classes=100), tiny_split)
+
+
+def test_inputs_of_another_dtype_are_named_with_the_fix(tiny_split):
+    def as_numpy_gives(x):  # what torch.from_numpy gives for a float64 array
+        return torch.from_numpy(cnnbook.data.normalize(x).numpy().astype("float64"))
+
+    message = (
+        r"the transform gives torch.float64 inputs but the model's weights are torch.float32: .*\.to\(torch.float32\)"
+    )
+    with pytest.raises(TypeError, match=message):
+        fit(
+            constant_model(0),
+            tiny_split,
+            epochs=1,
+            batch_size=16,
+            device="cpu",
+            progress=False,
+            transform=as_numpy_gives,
+        )
+    with pytest.raises(TypeError, match=message):
+        cnnbook.evaluate(constant_model(0), tiny_split, transform=as_numpy_gives)
