@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     repro.add_argument("--seed", type=int, default=0)
     repro.add_argument("--no-progress", action="store_true")
+    repro.add_argument(
+        "--jobs", type=positive_int, default=1, help="train up to N runs at once, each its own process and log"
+    )
     sweep = sub.add_parser("sweep", help="run a chapter notebook over a parameter grid with papermill")
     sweep.add_argument("notebook", type=Path)
     sweep.add_argument(
@@ -178,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             cmd_models()
         elif args.command == "train":
             cmd_train(args)
+        elif args.command == "reproduce" and args.jobs > 1:
+            from . import jobs
+
+            try:
+                jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seed=args.seed)
+            except jobs.JobsFailed as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "reproduce":
             from .reference import reproduce
 

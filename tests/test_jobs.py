@@ -1,0 +1,94 @@
+"""``reproduce --jobs N``: the scheduler, on tiny Python commands instead of trainings."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnbook import cli, jobs
+from cnnbook.budgets import get_budget
+from cnnbook.reference import select_runs
+
+# Writes a result seeded by its name; with RENDEZVOUS set, it first waits (up to 20 s)
+# until every job named there has started.
+JOB = """
+import os, pathlib, random, sys, time
+name, out = sys.argv[1], pathlib.Path(sys.argv[2])
+(out / f"{name}.started").touch()
+for other in os.environ.get("RENDEZVOUS", "").split():
+    deadline = time.time() + 20
+    while not (out / f"{other}.started").exists():
+        if time.time() > deadline:
+            sys.exit(f"{other} did not start while {name} ran")
+        time.sleep(0.05)
+(out / f"{name}.result").write_text(repr(random.Random(name).random()))
+print(name, "threads", os.environ.get("OMP_NUM_THREADS"))
+"""
+
+
+def tiny_jobs(tmp_path: Path, names: list[str], script: str = JOB) -> list[jobs.Job]:
+    return [
+        jobs.Job(name, [sys.executable, "-c", script, name, str(tmp_path)], tmp_path / f"{name}.log") for name in names
+    ]
+
+
+def results(tmp_path: Path) -> dict[str, str]:
+    return {p.stem: p.read_text() for p in sorted(tmp_path.glob("*.result"))}
+
+
+def test_two_jobs_run_concurrently_with_the_results_of_a_sequential_run(tmp_path, monkeypatch):
+    (tmp_path / "seq").mkdir(), (tmp_path / "par").mkdir()
+    jobs.run_jobs(tiny_jobs(tmp_path / "seq", ["a", "b"]), parallel=1)
+    monkeypatch.setenv("RENDEZVOUS", "a b")  # each job waits for the other: passes only if both run at once
+    seconds = jobs.run_jobs(
+        tiny_jobs(tmp_path / "par", ["a", "b"]), parallel=2, env=jobs.child_env(2, torch.device("cpu"))
+    )
+    assert seconds.keys() == {"a", "b"}
+    assert results(tmp_path / "par") == results(tmp_path / "seq") != {}
+    assert (tmp_path / "par" / "a.log").read_text().startswith("a threads")
+
+
+def test_a_failed_job_is_named_with_its_log_and_the_others_finish(tmp_path):
+    failing = jobs.Job("broken", [sys.executable, "-c", "raise SystemExit('out of memory')"], tmp_path / "broken.log")
+    with pytest.raises(jobs.JobsFailed, match=r"1 of 3 jobs failed: broken \(log: .*broken.log\)"):
+        jobs.run_jobs([failing, *tiny_jobs(tmp_path, ["a", "b"])], parallel=2)
+    assert results(tmp_path).keys() == {"a", "b"}
+    assert "out of memory" in (tmp_path / "broken.log").read_text()
+
+
+def test_at_most_parallel_jobs_run_at_once(tmp_path, monkeypatch):
+    # With two at a time, the third job cannot have started while the first two wait for it.
+    monkeypatch.setenv("RENDEZVOUS", "c")
+    script = JOB.replace("deadline = time.time() + 20", "deadline = time.time() + 1")
+    with pytest.raises(jobs.JobsFailed, match="2 of 3 jobs failed"):
+        jobs.run_jobs(tiny_jobs(tmp_path, ["a", "b", "c"], script), parallel=2)
+
+
+def test_cpu_cores_are_split_between_the_processes():
+    assert jobs.child_env(2, torch.device("cpu"), cpus=16)["OMP_NUM_THREADS"] == "8"
+    assert jobs.child_env(32, torch.device("cpu"), cpus=16)["OMP_NUM_THREADS"] == "1"
+    assert jobs.child_env(4, torch.device("cuda")).get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")
+
+
+def test_reproduce_jobs_runs_each_reference_run_as_its_own_cli_process(tmp_path, monkeypatch):
+    started = {}
+    monkeypatch.setattr(jobs, "load_cifar10", lambda: None)
+    monkeypatch.setattr(jobs, "run_jobs", lambda todo, parallel, env: started.update(todo=todo, parallel=parallel))
+    assert cli.main(["reproduce", "--budget", "smoke", "--only", "chapter", "--jobs", "2", "--seed", "3"]) == 0
+    names = [job.name for job in started["todo"]]
+    assert names == [run.run_id for run in select_runs(get_budget("smoke"), ["chapter"])] != []
+    assert started["parallel"] == 2
+    command = started["todo"][0].command
+    assert command[1:] == ["-m", "cnnbook", "reproduce", "--budget", "smoke", "--seed", "3", "--only", "resnet20"]
+    assert started["todo"][0].log == Path("runs/reproduce-smoke/resnet20.log")
+
+
+def test_reproduce_jobs_reports_a_failed_run_and_exits_nonzero(monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise jobs.JobsFailed("1 of 7 jobs failed: resnet20 (log: runs/reproduce-full/resnet20.log)")
+
+    monkeypatch.setattr(jobs, "reproduce_in_parallel", fail)
+    assert cli.main(["reproduce", "--budget", "full", "--jobs", "4"]) == 1
+    assert "resnet20 (log: runs/reproduce-full/resnet20.log)" in capsys.readouterr().err
