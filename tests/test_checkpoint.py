@@ -40,17 +40,24 @@ def test_a_plain_torch_file_is_not_a_checkpoint(tmp_path):
 
 
 class Evil:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
     def __reduce__(self):
-        return (os.system, ("echo pwned > /dev/null",))
+        return (os.system, (f"touch {self.marker}",))
 
 
 def test_pickled_code_is_never_executed(tmp_path):
+    marker = tmp_path / "executed"
     with open(tmp_path / "evil.pt", "wb") as f:
-        pickle.dump({"format": "cnnbook-checkpoint", "x": Evil()}, f)
-    torch.save({"obj": Evil()}, tmp_path / "evil2.pt")
+        pickle.dump({"format": "cnnbook-checkpoint", "x": Evil(marker)}, f)
+    torch.save({"obj": Evil(marker)}, tmp_path / "evil2.pt")
     for name in ("evil.pt", "evil2.pt"):
         with pytest.raises(CheckpointError):
             safe_load(tmp_path / name)
+    assert not marker.exists()
+    pickle.loads((tmp_path / "evil.pt").read_bytes())  # the payload does run when unpickled unsafely
+    assert marker.exists()
 
 
 def test_missing_file(tmp_path):
@@ -77,3 +84,45 @@ def test_unwritable_destination_is_reported(tmp_path):
     blocker.write_text("a file where a folder should be")
     with pytest.raises(CheckpointError, match="cannot write .*Choose a writable folder"):
         atomic_save({"v": 1}, blocker / "sub" / "a.pt")
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_reported(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", get_model("resnet20", shortcut="projection"))
+    with pytest.raises(CheckpointError, match=r"does not fit this model: .*(Missing|Unexpected) key"):
+        load_checkpoint(tmp_path / "a.pt", get_model("resnet20"))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"hello world", "truncated, corrupt or not a PyTorch file"),
+        ({"format": "cnnbook-checkpoint"}, r"damaged cnnbook checkpoint \(no model_name, num_classes, model_state\)"),
+        ([1, 2, 3], "not a cnnbook checkpoint"),
+    ],
+)
+def test_arbitrary_content_is_a_checkpoint_error(tmp_path, content, message):
+    path = tmp_path / "checkpoint.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    for model in (None, get_model("resnet20")):
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(path, model)
+
+
+def test_a_bare_state_dict_says_how_to_load_it(tmp_path):
+    model = get_model("resnet20")
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "weights.pt", model)
+    fix = f"model.load_state_dict(torch.load({str(tmp_path / 'weights.pt')!r}, weights_only=True))"
+    assert "bare state_dict" in str(err.value) and fix in str(err.value)
+    model.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))  # the fix works
+
+
+def test_weights_without_training_state_cannot_be_resumed(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", get_model("resnet20"))
+    assert load_checkpoint(tmp_path / "a.pt")["num_classes"] == 10
+    with pytest.raises(CheckpointError, match="without the training state to resume from .*start a new run"):
+        load_checkpoint(tmp_path / "a.pt", resumable=True)

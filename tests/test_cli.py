@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -49,37 +48,57 @@ def test_train_writes_history_and_checkpoint(cifar, tmp_path):
     assert (out / "checkpoint.pt").stat().st_size > 100_000
 
 
+# Runs `cnnbook train` in a process that kills itself (SIGKILL: no cleanup, its lock stays) right
+# after the checkpoint of epoch $KILL_AFTER is written: the crash lands at the same place every time.
+CRASH_AFTER_EPOCH = """
+import os, signal, sys
+import cnnbook.train
+from cnnbook.cli import main
+
+save = cnnbook.train.save_checkpoint
+
+def save_then_die(path, model, **state):
+    save(path, model, **state)
+    if state["epoch"] == int(os.environ["KILL_AFTER"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+cnnbook.train.save_checkpoint = save_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(cifar, tmp_path):
     from cnnbook.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "cnnbook",
-        "train",
-        "--model",
-        "resnet20",
-        "--budget",
-        "smoke",
-        "--subset",
-        "256",
-        "--epochs",
-        "4",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    args = ["train", "--model", "resnet20", "--budget", "smoke", "--subset", "256", "--epochs", "4"]
+    args += ["--no-progress", "--out", str(out)]
+    env = {**os.environ, "KILL_AFTER": "2"}
+    killed = subprocess.Popen(
+        [sys.executable, "-c", CRASH_AFTER_EPOCH, *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert killed.wait() == -signal.SIGKILL, killed.stderr.read()
     first = load_checkpoint(out / "checkpoint.pt")
-    assert 1 <= first["epoch"] < 4
-    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
+    assert first["epoch"] == 2 and not (out / "history.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "cnnbook", *args, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
+    assert f"taking over the lock of process {killed.pid}, which no longer runs" in resumed.stderr
     records = json.loads((out / "history.json").read_text())["records"]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
-    assert records[0]["train_loss"] == first["history"]["records"][0]["train_loss"]
+    assert records[:2] == first["history"]["records"]
+
+
+def test_ctrl_c_exits_130_keeps_the_checkpoint_and_frees_the_folder(tmp_path, monkeypatch, capsys):
+    import cnnbook.cli
+
+    def interrupted(args):
+        (args.out / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnbook.cli, "_train", interrupted)
+    out = tmp_path / "run"
+    assert main(["train", "--model", "resnet20", "--out", str(out)]) == 130
+    assert (
+        "interrupted: the last completed epoch's checkpoint is intact; rerun with --resume" in capsys.readouterr().err
+    )
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]  # the lock is released, the checkpoint kept

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -178,3 +180,15 @@ def test_a_cache_from_another_version_is_rebuilt(tree, tmp_path, monkeypatch):
     load_cifar10(tree, val_size=5)
     load_cifar10(tree, val_size=5)
     assert len(calls) == 1  # rebuilt once for the new version, then reused
+
+
+def test_an_unusable_cache_warns_once_naming_cnnbook_cache_and_loading_goes_on(tree, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CNNBOOK_CACHE", str(blocker / "cache"))
+    with pytest.warns(UserWarning, match=r"cannot cache the decoded CIFAR-10 in .*a-file.cache.*Set CNNBOOK_CACHE"):
+        d = load_cifar10(tree, val_size=5)
+    assert len(d.train) == 15
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_cifar10(tree, val_size=5).test) == 10  # decoded again, without a second warning
