@@ -1,6 +1,8 @@
 """``reproduce --jobs N``: the scheduler, on tiny Python commands instead of trainings."""
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import torch
 from cnnbook import cli, jobs
 from cnnbook.budgets import get_budget
 from cnnbook.reference import select_runs
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Writes a result seeded by its name; with RENDEZVOUS set, it first waits (up to 20 s)
 # until every job named there has started.
@@ -92,3 +96,36 @@ def test_reproduce_jobs_reports_a_failed_run_and_exits_nonzero(monkeypatch, caps
     monkeypatch.setattr(jobs, "reproduce_in_parallel", fail)
     assert cli.main(["reproduce", "--budget", "full", "--jobs", "4"]) == 1
     assert "resnet20 (log: runs/reproduce-full/resnet20.log)" in capsys.readouterr().err
+
+
+def test_the_gpu_session_dry_run_prints_every_command_and_runs_none(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "CNNBOOK_DATA": str(tmp_path / "data"), "WORK": str(tmp_path / "work")}
+    script = ROOT / "scripts" / "gpu_session.sh"
+    done = subprocess.run(["bash", script, "--dry-run", "--jobs", "5"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    commands = [line[2:] for line in done.stdout.splitlines() if line.startswith("+ ")]
+    assert any(c.startswith("nvidia-smi") for c in commands)
+    assert any("-m cnnbook reproduce --budget full --jobs 5" in c for c in commands)
+    assert any("-m cnnbook train --model resnet18" in c for c in commands)
+    assert any(f"{out}/results-full.tar.gz" in c for c in commands)
+    assert not out.exists() and not (tmp_path / "work").exists()
+
+
+def test_the_gpu_session_names_what_is_missing(tmp_path):
+    script = ROOT / "scripts" / "gpu_session.sh"
+    env = {k: v for k, v in os.environ.items() if k not in ("OUT", "CNNBOOK_DATA")}
+    done = subprocess.run(["bash", script, "--dry-run"], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "set OUT" in done.stderr
+
+
+def test_session_timings_find_the_epoch_that_first_reached_94_percent(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from session_timings import time_to_target
+
+    records = [{"epoch": e, "seconds": 30.0, "val_acc": acc} for e, acc in [(1, 0.90), (2, 0.941), (3, 0.95)]]
+    (tmp_path / "history.json").write_text(json.dumps({"records": records, "test": {"accuracy": 0.948}}))
+    timing = time_to_target(tmp_path)
+    assert timing["first_val_94%"] == {"epoch": 2, "minutes": 1.0}
+    assert timing["test_accuracy"] == 0.948 and timing["finished"]
