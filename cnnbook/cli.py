@@ -214,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last completed epoch's checkpoint is intact; rerun with --resume", file=sys.stderr)
+        if args.command == "sweep":
+            kept = f"the finished runs' results, if any, are in {args.out / 'results.md'}"
+        else:
+            kept = "the last completed epoch's checkpoint is intact; rerun with --resume"
+        print(f"interrupted: {kept}", file=sys.stderr)
         return 130
     return 0

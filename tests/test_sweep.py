@@ -107,3 +107,16 @@ def test_an_earlier_sweep_is_kept_unless_overwrite_and_a_failing_run_keeps_the_f
     assert failure.endswith(f"the 1 finished runs are in {out / 'results.md'}")
     assert [r["model"] for r in json.loads((out / "results.json").read_text())] == ["resnet20"]
     assert (out / "results.png").exists() and "resnet20" in (out / "results.md").read_text()
+
+
+def test_an_interrupted_sweep_exits_130_and_frees_its_folder(tmp_path, monkeypatch, capsys):
+    import cnnbook.sweep
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnbook.sweep, "run_sweep", interrupted)
+    nb, out = toy_notebook(tmp_path / "toy.ipynb"), tmp_path / "out"
+    assert main(["sweep", str(nb), "-p", "MODEL", "resnet20", "--out", str(out)]) == 130
+    assert capsys.readouterr().err == f"interrupted: the finished runs' results, if any, are in {out / 'results.md'}\n"
+    assert list(out.iterdir()) == []  # no lock left behind
