@@ -17,9 +17,21 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## Execute every notebook (budget: CNNBOOK_BUDGET, default quick on CPU) and build _build/html.
+# Chapters show the stored reference runs that match their settings, so the default build trains
+# nothing long. Executed notebooks are cached (jupyter-cache) and a prose-only edit rebuilds in
+# seconds; the cache keys on cell code only, so it is emptied whenever the budget, the data
+# folder, the cnnbook package (its code and reference runs) or the requirements change.
+# The inline backend is forced: a server's MPLBACKEND=Agg would otherwise give pages without figures.
 # Progress bars are for people watching a kernel; on the static pages they would be widget clutter.
+CACHE := _build/.jupyter_cache
 book: $(STAMP)
-	TQDM_DISABLE=1 $(VENV)/bin/jupyter-book build .
+	@key="$$($(PY) -c 'from cnnbook.budgets import default_budget_name; print(default_budget_name())') \
+	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \
+	if [ "$$(cat $(CACHE)/KEY 2>/dev/null)" != "$$key" ]; then \
+		echo "book: budget, data, package or requirements changed: executing every notebook afresh"; \
+		rm -rf $(CACHE); mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
+	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=1 MPLBACKEND=module://matplotlib_inline.backend_inline \
+		$(VENV)/bin/jupyter-book build .
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 # Two pytest processes: the notebooks' kernels start clean of anything the unit tests left behind.

@@ -1,15 +1,18 @@
 """cnnbook: the helper package of the executable book on ResNet, Inception and DenseNet."""
 
 from .budgets import Budget, get_budget
-from .chapter import start_chapter, train_chapter_model
+from .chapter import class_transfer_experiment, side_runs, start_chapter, train_chapter_model
 from .data import load_cifar10
 from .models import count_parameters, get_model, list_models
+from .recipe import Recipe, train_model
 from .train import History, default_device, evaluate, fit, predict, set_seed
 
 __version__ = "0.1.0"
 __all__ = [
     "Budget",
     "History",
+    "Recipe",
+    "class_transfer_experiment",
     "count_parameters",
     "default_device",
     "evaluate",
@@ -20,6 +23,8 @@ __all__ = [
     "load_cifar10",
     "predict",
     "set_seed",
+    "side_runs",
     "start_chapter",
     "train_chapter_model",
+    "train_model",
 ]

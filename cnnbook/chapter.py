@@ -1,56 +1,188 @@
-"""What every chapter does: resolve the budget, load the data, say so; train its model beside the reference run."""
+"""What every chapter does: resolve the budget, load the data, then show a stored reference run when
+one matches what the chapter would train, or train live with its curves drawn as it goes."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from . import class_transfer
 from .budgets import Budget, get_budget
 from .data import CIFAR10, load_cifar10
-from .models import get_model
-from .reference import reference_curves
-from .train import History, default_device, fit, resolve_precision, set_seed
+from .device import default_device, resolve_precision
+from .models import list_models
+from .models.registry import get_builder
+from .recipe import Recipe, train_model
+from .reference import (
+    SIDE_PRECISION,
+    TRANSFER_MODEL,
+    Reference,
+    RunSpec,
+    best_trained,
+    matching_reference,
+    reference_runs,
+)
+from .train import History
 from .viz import LivePlot
 
 
-def start_chapter(budget: str | None = None, seed: int = 0, **overrides) -> tuple[Budget, CIFAR10, torch.device]:
-    """The budget (with the notebook's non-None ``overrides``), CIFAR-10 at its sizes, and the device."""
+@dataclass
+class ChapterRun:
+    """A trained model as a chapter shows it: from a stored reference run or trained on the page."""
+
+    model: nn.Module
+    history: History
+    minutes: float
+    source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "this run (smoke, cpu, 0.4 min)"
+    reference: Reference | None = None
+
+    def for_figures(self, name: str, budget: str) -> tuple[nn.Module, str]:
+        """The model the chapter's figures show, with its label: this run's, unless it trained live
+        and a stored reference of ``name`` trained longer (then that one, and the label says so)."""
+        if self.reference is not None:
+            return self.model, self.source
+        model, label = best_trained(self.model, self.history, name, budget)
+        return model, (self.source if model is self.model else label)
+
+
+def step(message: str) -> None:
+    """Tell the terminal of a book build (``make book`` sets ``CNNBOOK_BUILD_LOG``) what runs now."""
+    if os.environ.get("CNNBOOK_BUILD_LOG"):
+        print(f"    cnnbook: {message}", file=sys.__stderr__, flush=True)
+
+
+def start_chapter(
+    budget: str | None = None, seed: int = 0, *, model: str | None = None, family: str | None = None, **overrides
+) -> tuple[Budget, CIFAR10, torch.device]:
+    """The budget (its chapter recipe with the notebook's non-None ``overrides``), CIFAR-10 at its
+    sizes, and the device. ``model`` is checked against the chapter's model ``family`` (the
+    registry module, e.g. ``"resnet"``) before anything runs."""
+    if model is not None:
+        check_chapter_model(model, family)
     cfg = get_budget(budget, **overrides)
     device = default_device()
-    set_seed(seed)
-    data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset, seed=seed)
+    step(f"budget {cfg.name!r}: loading CIFAR-10")
+    recipe = cfg.chapter
+    data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset, seed=seed)
+    check_batch(recipe, len(data.train))
     print(
-        f"budget {cfg.name!r}: {cfg.epochs} epoch(s) on {len(data.train):,} images, batch {cfg.batch_size}, "
-        f"peak lr {cfg.lr}"
+        f"budget {cfg.name!r}: {recipe.epochs} epoch(s) on {len(data.train):,} images, batch {recipe.batch_size}, "
+        f"peak lr {recipe.lr}"
     )
-    print(f"{data} on {device} ({resolve_precision('auto', device)})")
+    print(f"{data} on {device} ({resolve_precision(recipe.precision, device)})")
     return cfg, data, device
 
 
+def check_chapter_model(model: str, family: str | None) -> None:
+    """A one-line error unless ``model`` is a registry model of ``family``."""
+    builder = get_builder(model)  # unknown names: a ValueError listing the valid ones
+    if family is not None and builder.__module__.rsplit(".", 1)[-1] != family:
+        same = [m for m in list_models() if get_builder(m).__module__.rsplit(".", 1)[-1] == family]
+        raise ValueError(
+            f"MODEL {model!r} is not a {family} model, which this chapter needs; choose one of: {', '.join(same)}"
+        )
+
+
+def check_batch(recipe: Recipe, images: int) -> None:
+    """A one-line error for batch sizes that cannot train on ``images`` images."""
+    if recipe.batch_size < 2:
+        raise ValueError(f"BATCH_SIZE {recipe.batch_size}: batch normalisation needs at least 2 images per batch")
+    if recipe.batch_size > images:
+        raise ValueError(
+            f"BATCH_SIZE {recipe.batch_size} is larger than the {images:,} training images: every epoch would "
+            "skip them all (incomplete batches are dropped); lower BATCH_SIZE or raise SUBSET"
+        )
+
+
 def train_chapter_model(
-    name: str, cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0
-) -> tuple[nn.Module, History, float]:
-    """Train registry model ``name`` with the budget's recipe, its curves drawn live beside the reference
-    run of the same budget; returns the model, its history and the training minutes."""
-    set_seed(seed)
-    model = get_model(name)
+    name: str, cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
+) -> ChapterRun:
+    """The chapter's model: the stored reference run of exactly this model, recipe and seed if there
+    is one (and ``train`` is False), else trained here with its curves drawn live beside the reference."""
+    spec = RunSpec(name, "chapter", cfg.chapter)
+    reference, why = matching_reference(spec, cfg.name, seed)
+    if reference is not None and not train:
+        print(f"Showing the stored reference run: {why}. Set TRAIN = True to train it here instead.")
+        step(f"{name}: showing the stored reference run")
+        return _from_reference(reference, device)
+    print(f"Training {name} here ({'TRAIN = True' if train else why}).")
     live = LivePlot(
         f"this run ({cfg.name})",
-        reference_curves(name, cfg.name),
-        title=f"{name}: this run (updated every epoch) and the reference run of the same budget",
+        {reference.label: reference.history} if reference is not None else {},
+        title=f"{name}: this run (updated every epoch)" + (" and the reference run" if reference else ""),
     )
     started = time.perf_counter()
-    history = fit(
-        model,
-        data.train,
-        data.val,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=seed,
-        device=device,
-        callbacks=[live],
+    model, history = train_model(
+        name, cfg.chapter, data, seed=seed, device=device, callbacks=[live, _epoch_step(name, cfg.chapter.epochs)]
     )
-    return model, history, (time.perf_counter() - started) / 60
+    minutes = (time.perf_counter() - started) / 60
+    return ChapterRun(model, history, minutes, f"this run ({cfg.name}, {device}, {minutes:.1f} min)")
+
+
+def side_runs(
+    models: tuple[str, ...], cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
+) -> dict[str, ChapterRun]:
+    """The side experiment's runs (the side recipe, fp32) of ``models``: stored ones where they match, the
+    others trained here. Says in one line which."""
+    recipe = cfg.side.with_(precision=SIDE_PRECISION)
+    runs, stored, why_not = {}, [], ""
+    for name in models:
+        reference, why = matching_reference(RunSpec(name, "side", recipe), cfg.name, seed)
+        if reference is not None and not train:
+            runs[name] = _from_reference(reference, device)
+            stored.append(reference)
+            continue
+        why_not = why_not or ("TRAIN = True" if train else why)
+        step(f"{name}: training the side run ({recipe.epochs} epochs)")
+        started = time.perf_counter()
+        model, history = train_model(name, recipe, data, seed=seed, device=device, progress=False)
+        minutes = (time.perf_counter() - started) / 60
+        runs[name] = ChapterRun(model, history, minutes, f"this run ({cfg.name}, {device}, {minutes:.1f} min)")
+    if stored:
+        p = stored[0].provenance
+        print(
+            f"Showing stored runs of {', '.join(r.provenance['run']['model'] for r in stored)} "
+            f"({len(stored[0].history)} epochs, {p['device_name']}, {p['precision']}, commit "
+            f"{(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
+        )
+    if len(stored) < len(models):
+        print(f"Trained here: {', '.join(m for m in models if runs[m].reference is None)} ({why_not}).")
+    return runs
+
+
+def class_transfer_experiment(
+    cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
+) -> tuple[list[dict], str]:
+    """The rows of :func:`cnnbook.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
+    which run they come from: the stored transfer run, or one made here."""
+    spec = next(s for s in reference_runs(cfg) if s.kind == "transfer")
+    reference, why = matching_reference(spec, cfg.name, seed)
+    if reference is not None and not train:
+        step("class transfer: showing the stored run")
+        return reference.extra["few_shot"], f"stored run: {why}; set TRAIN = True to run it here"
+    step(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
+    started = time.perf_counter()
+    model, _ = class_transfer.pretrain(TRANSFER_MODEL, spec.recipe, data, seed=seed, device=device, progress=False)
+    settings = class_transfer.FewShot(**spec.extra["few_shot"])
+    rows = class_transfer.compare(model, TRANSFER_MODEL, data, settings, seed=seed, device=device)
+    minutes = (time.perf_counter() - started) / 60
+    return rows, f"this run ({cfg.name}, {device}, {minutes:.1f} min; {'TRAIN = True' if train else why})"
+
+
+def _from_reference(reference: Reference, device: torch.device) -> ChapterRun:
+    p = reference.provenance
+    source = f"reference run ({p['budget']}, {p['device_name']}, {p['precision']}, {p['wall_minutes']:.1f} min)"
+    return ChapterRun(reference.model(device), reference.history, p["wall_minutes"], source, reference)
+
+
+def _epoch_step(name: str, epochs: int):
+    def callback(history: History) -> bool:
+        step(f"{name}: epoch {len(history)}/{epochs} done")
+        return False
+
+    return callback

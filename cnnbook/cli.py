@@ -17,9 +17,10 @@ from . import budgets, distributed, rundir
 from .checkpoint import CheckpointError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .models import count_parameters, get_model, list_models
+from .recipe import train_model
 from .rundir import RunDirError
 from .sweep import SweepError
-from .train import PRECISIONS, TrainingDiverged, default_device, evaluate, fit, set_seed
+from .train import PRECISIONS, TrainingDiverged, default_device, evaluate
 
 
 def positive_int(text: str) -> int:
@@ -130,25 +131,20 @@ def _train(args) -> None:
     cfg = budgets.get_budget(
         args.budget, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.lr
     )
+    recipe = cfg.chapter.with_(precision=args.precision)
     ctx = distributed.init_from_env(default_device())
     try:
-        set_seed(args.seed)
         with distributed.main_process_first():
-            data = load_cifar10(subset=cfg.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
-        model = get_model(args.model)
+            data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
         t0 = time.perf_counter()
-        history = fit(
-            model,
-            data.train,
-            data.val,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
+        model, history = train_model(
+            args.model,
+            recipe,
+            data,
             seed=args.seed,
             checkpoint=args.out / "checkpoint.pt",
             resume=args.resume,
             progress=not args.no_progress,
-            precision=args.precision,
         )
         minutes = (time.perf_counter() - t0) / 60
         test = evaluate(model, data.test, precision=args.precision)
@@ -190,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
         elif args.command == "reproduce":
-            from .reference import reproduce
+            from .reproduce import reproduce
 
             reproduce(args.budget, args.only, seed=args.seed, progress=not args.no_progress)
         elif args.command == "sweep":

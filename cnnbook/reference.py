@@ -1,147 +1,77 @@
-"""Reference runs: the book's models trained at a budget, stored with their provenance.
+"""Reference runs: which runs the book stores, and reading them back for the chapters.
 
-``python -m cnnbook reproduce --budget quick`` trains every run of :func:`reference_runs`
-and writes ``results/<budget>/<run>/`` with ``history.json`` (per-epoch history and test
-metrics), ``checkpoint.pt`` (final weights only) and ``provenance.json`` (command, seed, git
-commit, versions, device, wall time, dataset variant). Chapters plot their live run next to
-the reference of the same model and budget with :func:`load_reference`.
+``python -m cnnbook reproduce`` (:mod:`cnnbook.reproduce`) trains the runs of
+:func:`reference_runs` into ``results/<budget>/<run>/``: ``history.json``, ``checkpoint.pt``
+and ``provenance.json``, which records the recipe and its fingerprint. A chapter shows a
+stored run only when its fingerprint is the one the current code computes for the same run
+(:func:`matching_reference`); :func:`stale_references` lists those that no longer match.
+The results travel inside the package, so an installed ``cnnbook`` (Colab) has them too.
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from .budgets import Budget, get_budget
-from .checkpoint import save_checkpoint
-from .data import load_cifar10
+from .budgets import BUDGETS, Budget, get_budget
 from .models import get_model, list_models
-from .train import History, default_device, evaluate, fit, resolve_precision, set_seed
+from .recipe import Recipe, fingerprint
+from .train import History
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
-DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
-# The degradation runs compare final training losses that differ by tenths after a few epochs, where any
-# perturbation (another seed, bf16 rounding) moves them by a similar amount: they run in fp32.
-DEGRADATION_PRECISION = "fp32"
+# Side experiments: Chapter 1's depth and block comparisons, Chapter 3's DenseNet against ResNet.
+SIDE_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "preact_resnet20", "preact_resnet56", "densenet_cifar")
+# They compare final training losses that differ by tenths after a few epochs, where bf16 rounding
+# moves them by a similar amount: they run in fp32 everywhere.
+SIDE_PRECISION = "fp32"
+TRANSFER_MODEL = "resnet20"
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One reference run: a model, trained at the chapter scale or the side-experiment scale."""
+    """One reference run: a registry model trained with a recipe (``kind``: chapter, side, transfer)."""
 
     model: str
-    kind: str  # "chapter" or "degradation"
-    epochs: int
-    subset: int | None
-    batch_size: int
-    lr: float
-    precision: str = "auto"  # see cnnbook.train.fit
+    kind: str
+    recipe: Recipe
+    extra: dict = field(default_factory=dict)  # settings beyond the recipe (the transfer experiment's)
 
     @property
     def run_id(self) -> str:
         return self.model if self.kind == "chapter" else f"{self.kind}-{self.model}"
 
+    def fingerprint(self, seed: int = 0) -> str:
+        num_classes = self.extra.get("num_classes", 10)
+        rest = {k: v for k, v in self.extra.items() if k != "num_classes"}
+        return fingerprint(self.model, self.recipe, seed, num_classes=num_classes, **rest)
+
 
 def reference_runs(cfg: Budget) -> list[RunSpec]:
-    """The chapter models at the budget's main scale; the degradation set at its side scale."""
-    runs = [
-        RunSpec(m, "chapter", cfg.epochs, cfg.subset, cfg.batch_size, cfg.lr)
-        for m in CHAPTER_MODELS
-        if m in list_models()
-    ]
-    runs += [
-        RunSpec(
-            m, "degradation", cfg.side_epochs, cfg.side_subset, cfg.side_batch_size, cfg.side_lr, DEGRADATION_PRECISION
-        )
-        for m in DEGRADATION_MODELS
-    ]
+    """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
+    and the class-transfer experiment (:mod:`cnnbook.class_transfer`)."""
+    from .class_transfer import SOURCE_CLASSES, FewShot, settings_dict
+
+    models = list_models()
+    runs = [RunSpec(m, "chapter", cfg.chapter) for m in CHAPTER_MODELS if m in models]
+    side = cfg.side.with_(precision=SIDE_PRECISION)
+    runs += [RunSpec(m, "side", side) for m in SIDE_MODELS if m in models]
+    few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(FewShot())}
+    runs.append(RunSpec(TRANSFER_MODEL, "transfer", cfg.pretrain, few_shot))
     return runs
 
 
 def select_runs(cfg: Budget, only: list[str] | None = None) -> list[RunSpec]:
-    """All reference runs, or those named in ``only``: run ids (``resnet20``, ``degradation-plain56``)
-    or a whole kind (``chapter``, ``degradation``)."""
+    """All reference runs, or those named in ``only``: run ids (``resnet20``, ``side-plain56``)
+    or a whole kind (``chapter``, ``side``, ``transfer``)."""
     runs = [r for r in reference_runs(cfg) if not only or r.run_id in only or r.kind in only]
     if only and not runs:
         valid = sorted({r.run_id for r in reference_runs(cfg)} | {r.kind for r in reference_runs(cfg)})
         raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
     return runs
-
-
-def provenance(
-    cfg: Budget, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device, commit: str | None
-) -> dict:
-    """Everything needed to say where a reference number came from."""
-    return {
-        "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
-        "budget": cfg.name,
-        "run": spec.__dict__,
-        "seed": seed,
-        "git_commit": commit,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
-        "threads": torch.get_num_threads(),
-        "precision": resolve_precision(spec.precision, device),
-        "wall_minutes": round(seconds / 60, 2),
-        "dataset_variant": variant,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def reproduce(
-    budget: str, only: list[str] | None = None, seed: int = 0, results: Path = RESULTS, progress: bool = True
-) -> list[Path]:
-    """Train the reference runs of ``budget`` (all, or those :func:`select_runs` picks from ``only``)."""
-    cfg = get_budget(budget)
-    runs = select_runs(cfg, only)
-    device = default_device()
-    commit = _git_commit()  # the code the runs start from
-    written = []
-    for spec in runs:
-        out = results / cfg.name / spec.run_id
-        out.mkdir(parents=True, exist_ok=True)
-        data = load_cifar10(subset=spec.subset, val_subset=cfg.val_subset, seed=seed)
-        set_seed(seed)
-        model = get_model(spec.model)
-        print(f"[{cfg.name}] {spec.run_id}: {spec.epochs} epochs on {len(data.train):,} images", flush=True)
-        t0 = time.perf_counter()
-        history = fit(
-            model,
-            data.train,
-            data.val,
-            epochs=spec.epochs,
-            batch_size=spec.batch_size,
-            lr=spec.lr,
-            seed=seed,
-            device=device,
-            checkpoint=out / "resume.pt",
-            resume=True,
-            progress=progress,
-            precision=spec.precision,
-        )
-        seconds = time.perf_counter() - t0
-        test = evaluate(model, data.test, precision=spec.precision)
-        save_checkpoint(out / "checkpoint.pt", model)
-        (out / "resume.pt").unlink(missing_ok=True)
-        (out / "history.json").write_text(
-            json.dumps({"model": spec.model, "test": test, **history.to_dict()}, indent=1)
-        )
-        record = provenance(cfg, spec, seed, seconds, data.variant, device, commit)
-        (out / "provenance.json").write_text(json.dumps(record, indent=1))
-        print(f"[{cfg.name}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
-        written.append(out)
-    return written
 
 
 @dataclass
@@ -152,58 +82,91 @@ class Reference:
     test: dict
     provenance: dict
     path: Path
+    extra: dict = field(default_factory=dict)  # other results stored with the run (history.json)
 
     @property
     def label(self) -> str:
         p = self.provenance
         return f"reference ({p['budget']}, {p['device_name']}, {p['wall_minutes']} min)"
 
-    def model(self):
-        """The reference run's trained model (CPU, eval mode)."""
+    @property
+    def summary(self) -> str:
+        """One line: which run this is, where and when it ran."""
+        p = self.provenance
+        commit = (p.get("git_commit") or "unknown commit")[:7]
+        return (
+            f"{p['run']['model']} at budget {p['budget']!r}: {len(self.history)} epochs, trained on "
+            f"{p['device_name']} ({p['device']}, {p['precision']}) in {p['wall_minutes']:.1f} min at commit {commit}"
+        )
+
+    def model(self, device: torch.device | str = "cpu"):
+        """The reference run's trained model (eval mode)."""
         from .checkpoint import load_checkpoint
 
-        model = get_model(self.provenance["run"]["model"])
+        num_classes = self.provenance["run"].get("extra", {}).get("num_classes", 10)
+        model = get_model(self.provenance["run"]["model"], num_classes=num_classes)
         load_checkpoint(self.path / "checkpoint.pt", model)
-        return model.eval()
+        return model.to(device).eval()
 
 
 def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> Reference | None:
-    """The committed reference run ``run_id`` at ``budget``, or None if there is none."""
+    """The stored reference run ``run_id`` at ``budget``, or None if there is none."""
     path = results / budget / run_id
     if not (path / "history.json").exists():
         return None
     record = json.loads((path / "history.json").read_text())
+    extra = {k: v for k, v in record.items() if k not in ("model", "test", "records")}
     return Reference(
-        History(record["records"]), record["test"], json.loads((path / "provenance.json").read_text()), path
+        History(record["records"]), record["test"], json.loads((path / "provenance.json").read_text()), path, extra
     )
 
 
-def _git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        return commit.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def matching_reference(
+    spec: RunSpec, budget: str, seed: int = 0, results: Path = RESULTS
+) -> tuple[Reference | None, str]:
+    """The stored run of ``spec`` at ``budget`` if it was trained with exactly this spec and seed;
+    else None and one line saying why."""
+    ref = load_reference(spec.run_id, budget, results)
+    if ref is None:
+        return None, f"no stored reference run of {spec.run_id} at budget {budget!r}"
+    stored = ref.provenance.get("fingerprint")
+    if stored != spec.fingerprint(seed):
+        differences = _recipe_differences(ref.provenance.get("recipe", {}), asdict(spec.recipe))
+        why = f"these settings differ from it: {differences}" if differences else "it was trained by other code"
+        return None, f"the stored reference run of {spec.run_id} at budget {budget!r} does not match ({why})"
+    return ref, ref.summary
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
+def stale_references(results: Path = RESULTS) -> list[str]:
+    """One line for every stored run the current code would not show: unknown run, or another fingerprint."""
+    stale = []
+    for budget in BUDGETS:
+        specs = {s.run_id: s for s in reference_runs(get_budget(budget))}
+        for path in sorted((results / budget).glob("*/history.json")):
+            run_id = path.parent.name
+            if run_id not in specs:
+                stale.append(f"{budget}/{run_id}: no longer a reference run (delete it)")
+                continue
+            seed = json.loads((path.parent / "provenance.json").read_text()).get("seed", 0)
+            ref, why = matching_reference(specs[run_id], budget, seed, results)
+            if ref is None:
+                stale.append(
+                    f"{budget}/{run_id}: {why}; rerun: python -m cnnbook reproduce --budget {budget} --only {run_id}"
+                )
+    return stale
+
+
+def _recipe_differences(stored: dict, current: dict) -> str:
+    keys = sorted(set(stored) | set(current))
+    return ", ".join(f"{k} {stored.get(k)!r} -> {current.get(k)!r}" for k in keys if stored.get(k) != current.get(k))
 
 
 def reference_table(
     budgets: tuple[str, ...] = ("quick", "full"), run_ids: tuple[str, ...] = CHAPTER_MODELS, results: Path = RESULTS
 ) -> list[dict]:
-    """One row per committed reference run: model, budget, epochs, wall minutes, test accuracy, device.
+    """One row per stored reference run: model, budget, epochs, wall minutes, test accuracy, device.
 
-    Budgets without any committed run get a row that says so, so their absence stays visible.
+    Budgets without any stored run get a row that says so, so their absence stays visible.
     """
     rows = []
     for budget in budgets:
@@ -235,17 +198,17 @@ def reference_table(
 
 
 def longest_reference(run_id: str, results: Path = RESULTS) -> Reference | None:
-    """The committed reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
+    """The stored reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
     found = [r for b in ("full", "quick", "smoke") if (r := load_reference(run_id, b, results)) is not None]
     return max(found, key=lambda r: len(r.history), default=None)
 
 
 def reference_curves(run_id: str, budget: str, results: Path = RESULTS) -> dict[str, History]:
-    """``{label: history}`` of the committed reference of ``run_id`` at ``budget``; empty (and says so) if none."""
+    """``{label: history}`` of the stored reference of ``run_id`` at ``budget``; empty (and says so) if none."""
     reference = load_reference(run_id, budget, results)
     if reference is None:
         print(
-            f"No committed reference run of {run_id} at budget {budget!r} to compare with "
+            f"No stored reference run of {run_id} at budget {budget!r} to compare with "
             f"(python -m cnnbook reproduce --budget {budget} --only {run_id} makes one)."
         )
         return {}
@@ -255,7 +218,7 @@ def reference_curves(run_id: str, budget: str, results: Path = RESULTS) -> dict[
 def best_trained(
     model: torch.nn.Module, history: History, run_id: str, budget: str, results: Path = RESULTS
 ) -> tuple[torch.nn.Module, str]:
-    """The longest committed reference model of ``run_id`` if it trained longer than ``history``,
+    """The longest stored reference model of ``run_id`` if it trained longer than ``history``,
     else ``model``; with a label that says which one it is."""
     longest = longest_reference(run_id, results)
     if longest is not None and len(longest.history) > len(history):

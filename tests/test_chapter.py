@@ -1,16 +1,114 @@
+import dataclasses
+import json
+
+import pytest
 import torch
 
 import cnnbook
+from cnnbook import chapter, reference
 from cnnbook.data import CIFAR10
+from cnnbook.recipe import Recipe
+from cnnbook.reproduce import reproduce
 
 
-def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it(tiny_split, capsys):
-    data = CIFAR10(tiny_split, tiny_split.take(16, seed=0), tiny_split, tuple("abcdefghij"), "test", "memory")
+@pytest.fixture
+def tiny_data(tiny_split):
+    return CIFAR10(tiny_split, tiny_split.take(16, seed=0), tiny_split, tuple("abcdefghij"), "test", "memory")
+
+
+def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it(tiny_data, capsys):
     cfg = cnnbook.get_budget("smoke", epochs=2, batch_size=16)
-    model, history, minutes = cnnbook.train_chapter_model("resnet20", cfg, data, torch.device("cpu"), seed=1)
-    assert model.registry_name == "resnet20"
-    assert len(history) == 2 and [r["images"] for r in history.records] == [64, 64]
-    assert 0 < minutes < 5
+    run = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"), seed=1)
+    assert len(run.history) == 2 and [r["images"] for r in run.history.records] == [64, 64]
+    assert 0 < run.minutes < 5 and run.reference is None and run.source.startswith("this run (smoke")
     out = capsys.readouterr().out
-    assert "No committed reference run of resnet20 at budget 'smoke'" in out  # smoke has no reference set
+    assert "Training resnet20 here (no stored reference run of resnet20 at budget 'smoke')" in out
     assert "Figure(" in out  # the live plot was displayed (outside IPython, as its text repr)
+
+
+def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains(tiny_data, tmp_path, monkeypatch):
+    cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
+    spec = reference.RunSpec("resnet20", "chapter", cfg.chapter)
+    _store(tmp_path, "smoke", spec, epochs=1)
+    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    shown = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"))
+    assert shown.reference is not None and shown.source.startswith("reference run (smoke, test CPU")
+    assert shown.history.last["train_loss"] == 9.0  # the stored history, not a new one
+    trained = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"), train=True)
+    assert trained.reference is None and trained.history.last["train_loss"] != 9.0
+    other = cnnbook.train_chapter_model("resnet20", cnnbook.get_budget("smoke", epochs=2, batch_size=16), tiny_data,
+                                        torch.device("cpu"))  # fmt: skip
+    assert other.reference is None and len(other.history) == 2  # other settings: never the reference
+
+
+def test_side_runs_mix_stored_and_live_runs_and_say_which(tiny_data, tmp_path, monkeypatch, capsys):
+    cfg = dataclasses.replace(cnnbook.get_budget("smoke"), side=Recipe(epochs=1, batch_size=16, lr=0.1))
+    _store(tmp_path, "smoke", reference.RunSpec("plain20", "side", cfg.side.with_(precision="fp32")), epochs=1)
+    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    runs = cnnbook.side_runs(("plain20", "resnet20"), cfg, tiny_data, torch.device("cpu"))
+    assert runs["plain20"].reference is not None and runs["resnet20"].reference is None
+    out = capsys.readouterr().out
+    assert "Showing stored runs of plain20" in out and "Trained here: resnet20" in out
+
+
+def test_chapter_parameters_are_checked_before_anything_runs(monkeypatch):
+    monkeypatch.setattr(chapter, "load_cifar10", lambda **kw: pytest.fail("loaded data before checking"))
+    with pytest.raises(ValueError, match="'densenet_cifar' is not a resnet model.*resnet20"):
+        cnnbook.start_chapter("smoke", model="densenet_cifar", family="resnet")
+    with pytest.raises(ValueError, match="unknown model 'resnet21'"):
+        cnnbook.start_chapter("smoke", model="resnet21", family="resnet")
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "message"), [(1, "at least 2 images per batch"), (4096, "larger than the 2,048 training images")]
+)
+def test_degenerate_batch_sizes_are_refused_with_the_fix(batch_size, message):
+    with pytest.raises(ValueError, match=message):
+        chapter.check_batch(Recipe(epochs=1, batch_size=batch_size), 2048)
+
+
+def test_the_build_log_names_the_step_only_in_a_book_build(capfd, monkeypatch):
+    monkeypatch.delenv("CNNBOOK_BUILD_LOG", raising=False)
+    chapter.step("silent")
+    monkeypatch.setenv("CNNBOOK_BUILD_LOG", "1")
+    chapter.step("resnet20: epoch 1/15 done")
+    err = capfd.readouterr().err
+    assert "silent" not in err and "cnnbook: resnet20: epoch 1/15 done" in err
+
+
+def _store(results, budget, spec, epochs):
+    """A stored run of ``spec`` with a recognisable history (train_loss 9.0), without training."""
+    from cnnbook.checkpoint import save_checkpoint
+    from cnnbook.models import get_model
+
+    path = results / budget / spec.run_id
+    path.mkdir(parents=True)
+    records = [{"epoch": e + 1, "train_loss": 9.0, "val_acc": 0.1, "images_per_s": 1.0} for e in range(epochs)]
+    (path / "history.json").write_text(json.dumps({"model": spec.model, "test": {"accuracy": 0.5}, "records": records}))
+    provenance = {
+        "budget": budget,
+        "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
+        "recipe": spec.recipe.as_dict(),
+        "fingerprint": spec.fingerprint(0),
+        "device_name": "test CPU",
+        "device": "cpu",
+        "precision": "fp32",
+        "threads": 2,
+        "wall_minutes": 1.0,
+        "git_commit": "abcdef0",
+    }
+    (path / "provenance.json").write_text(json.dumps(provenance))
+    save_checkpoint(path / "checkpoint.pt", get_model(spec.model))
+
+
+def _matching(results):
+    return lambda spec, budget, seed=0: reference.matching_reference(spec, budget, seed, results)
+
+
+def test_reproduce_then_matching_reference_round_trip(cifar, tmp_path):
+    reproduce("smoke", ["side-resnet20"], results=tmp_path, progress=False)
+    spec = next(s for s in reference.reference_runs(cnnbook.get_budget("smoke")) if s.run_id == "side-resnet20")
+    ref, why = reference.matching_reference(spec, "smoke", results=tmp_path)
+    assert ref is not None and "resnet20 at budget 'smoke': 1 epochs" in why
+    changed = reference.RunSpec("resnet20", "side", spec.recipe.with_(lr=0.3))
+    assert reference.matching_reference(changed, "smoke", results=tmp_path)[0] is None

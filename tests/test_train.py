@@ -129,7 +129,7 @@ def test_per_class_accuracy():
 def test_budgets_resolve_and_validate(monkeypatch):
     monkeypatch.setenv("CNNBOOK_BUDGET", "smoke")
     assert cnnbook.get_budget().name == "smoke"
-    assert cnnbook.get_budget("quick", epochs=3, subset=None).epochs == 3
+    assert cnnbook.get_budget("quick", epochs=3, subset=None).chapter.epochs == 3
     with pytest.raises(ValueError, match="unknown budget 'fast'; valid budgets: smoke, quick, full"):
         cnnbook.get_budget("fast")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
