@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -89,33 +90,36 @@ def make_folder(out: Path, option: str = "--out") -> None:
 
 
 def acquire_lock(out: Path, notice: Callable[[str], None] | None = None) -> Path:
-    """Create ``out/.cnnbook.lock`` holding this pid; a lock left by a dead process is taken over with a notice."""
+    """Create ``out/.cnnbook.lock`` holding this pid and host; a lock left by a process that no
+    longer runs (on this host) is taken over with a notice."""
     notice = notice or _to_stderr
     lock = out / LOCK
     for _ in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            pid = _lock_pid(lock)
-            if _alive(pid) if pid is not None else _just_created(lock):
+            owner = _lock_owner(lock)
+            if _alive(*owner) if owner is not None else _just_created(lock):
+                who = f"process {owner[0]} on {owner[1]}" if owner else "a process starting up"
                 raise RunDirError(
-                    f"{out} is being written by another run (process {pid}): wait for it to finish, "
-                    "or choose another folder"
+                    f"{out} is being written by another run ({who}): wait for it to finish or choose another "
+                    f"folder; if no run writes there, delete {lock}"
                 ) from None
-            if _take_over(lock, pid):
-                notice(f"{out}: taking over the lock of process {pid}, which no longer runs")
+            if _take_over(lock, owner):
+                whose = f"process {owner[0]}" if owner else "a process that died while writing it"
+                notice(f"{out}: taking over the lock of {whose}, which no longer runs")
             continue
         except OSError as exc:
             raise RunDirError(f"cannot lock {out} ({exc.strerror or exc}): choose a writable folder") from None
         with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
         return lock
     raise RunDirError(f"{out} is being claimed by several runs at once: start one run per folder")
 
 
 def release_lock(lock: Path) -> None:
     """Remove ``lock`` if this process holds it."""
-    if _lock_pid(lock) == os.getpid():
+    if _lock_owner(lock) == (os.getpid(), socket.gethostname()):
         lock.unlink(missing_ok=True)
 
 
@@ -175,9 +179,11 @@ def _require_resumable(out: Path, option: str) -> None:
         )
 
 
-def _lock_pid(lock: Path) -> int | None:
+def _lock_owner(lock: Path) -> tuple[int, str] | None:
+    """The pid and host a lock file names (None: unreadable, or not written yet)."""
     try:
-        return int(lock.read_text().strip())
+        pid, host = lock.read_text().split()
+        return int(pid), host
     except (OSError, ValueError):
         return None
 
@@ -190,7 +196,10 @@ def _just_created(lock: Path, seconds: float = 10.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, host: str) -> bool:
+    """Whether process ``pid`` runs; assumed so where that cannot be checked (another host, Windows)."""
+    if host != socket.gethostname() or sys.platform == "win32":  # on Windows os.kill(pid, 0) would kill it
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -200,14 +209,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _take_over(lock: Path, stale_pid: int | None) -> bool:
+def _take_over(lock: Path, stale_owner: tuple[int, str] | None) -> bool:
     """Move a stale lock aside; False (nothing done) if it changed hands meanwhile."""
     aside = lock.with_name(f"{LOCK}.stale-{os.getpid()}")
     try:
         os.rename(lock, aside)
     except FileNotFoundError:
         return False  # another run took it over first
-    if _lock_pid(aside) != stale_pid:  # a live run's fresh lock: put it back
+    if _lock_owner(aside) != stale_owner:  # a live run's fresh lock: put it back
         try:
             os.link(aside, lock)
         except FileExistsError:

@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -101,8 +102,10 @@ def test_a_path_that_cannot_be_a_folder_is_one_line(tmp_path, monkeypatch):
 
 def test_a_folder_another_live_run_writes_is_refused(tmp_path):
     with claim(tmp_path / "run") as out:
-        assert (out / LOCK).read_text().strip() == str(os.getpid())
-        with pytest.raises(RunDirError, match=f"being written by another run \\(process {os.getpid()}\\)"):
+        assert (out / LOCK).read_text().split() == [str(os.getpid()), socket.gethostname()]
+        with pytest.raises(
+            RunDirError, match=f"being written by another run \\(process {os.getpid()} on .*delete .*lock"
+        ):
             with claim(out):
                 pass
         assert (out / LOCK).exists()  # the refused claim left the holder's lock alone
@@ -113,10 +116,10 @@ def test_the_lock_of_a_dead_process_is_taken_over_with_a_notice(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     pid = dead_pid()
-    (run / LOCK).write_text(f"{pid}\n")
+    (run / LOCK).write_text(f"{pid} {socket.gethostname()}\n")
     said = []
     with claim(run, notice=said.append):
-        assert (run / LOCK).read_text().strip() == str(os.getpid())
+        assert (run / LOCK).read_text().split() == [str(os.getpid()), socket.gethostname()]
     assert said == [f"{run}: taking over the lock of process {pid}, which no longer runs"]
     assert sorted(p.name for p in run.iterdir()) == []
 
@@ -165,3 +168,39 @@ def test_resume_and_overwrite_cannot_be_combined(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*TRAIN, "--resume", "--overwrite", "--out", str(tmp_path)])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_lock_from_another_host_is_respected_and_says_how_to_clear_it(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / LOCK).write_text(f"{dead_pid()} some-other-host\n")  # its pid means nothing here
+    with pytest.raises(RunDirError, match=f"on some-other-host\\): wait .*delete {run / LOCK}"):
+        with claim(run):
+            pass
+
+
+def _race_for(folder, go, results, done):
+    go.wait()
+    try:
+        with claim(folder):
+            results.put("claimed")
+            done.wait(30)  # hold the folder until both have tried
+    except RunDirError as err:
+        results.put(str(err))
+
+
+def test_of_two_runs_started_together_exactly_one_gets_the_folder(tmp_path):
+    import multiprocessing
+
+    mp = multiprocessing.get_context("fork")
+    go, done, results = mp.Event(), mp.Event(), mp.Queue()
+    racers = [mp.Process(target=_race_for, args=(tmp_path / "run", go, results, done)) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    go.set()
+    outcomes = sorted((results.get(timeout=30) for _ in racers), key=lambda outcome: outcome != "claimed")
+    done.set()
+    for racer in racers:
+        racer.join(30)
+    assert outcomes[0] == "claimed" and "being written by another run" in outcomes[1]
+    assert not (tmp_path / "run" / LOCK).exists()
