@@ -83,7 +83,8 @@ def check_grid(notebook: str | Path, grid: Mapping[str, Sequence]) -> None:
                     raise SweepError(f"-p MODEL: {exc}") from None
             elif default is not None and not _same_kind(value, default):
                 raise SweepError(
-                    f"-p {name} {value!r}: expected a {type(default).__name__} like the default {default!r}"
+                    f"-p {name} {value!r}: expected a value of the default's type ({type(default).__name__}, "
+                    f"default {default!r})"
                 )
 
 

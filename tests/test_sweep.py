@@ -77,7 +77,7 @@ def test_a_notebook_that_records_nothing_is_a_clear_error(tmp_path):
         ),
         ({"MODEL": ["resnet20"], "EPOCH": [1]}, "has no parameter EPOCH; its parameters: MODEL, EPOCHS, SEED"),
         ({"BUDGET": ["quick"]}, "-p BUDGET: the sweep sets BUDGET itself"),
-        ({"SEED": [0, "one"]}, "-p SEED 'one': expected a int like the default 0"),
+        ({"SEED": [0, "one"]}, "-p SEED 'one': expected a value of the default's type (int, default 0)"),
     ],
 )
 def test_the_whole_grid_is_checked_before_anything_runs(tmp_path, grid, message):
