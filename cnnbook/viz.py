@@ -221,6 +221,70 @@ def plot_bars(values: Mapping[str, float], ylabel: str, title: str | None = None
     return fig
 
 
+def show_augmentation(images: torch.Tensor, seed: int = 0, padding: int = 4):
+    """Top row the uint8 ``images``, bottom row the same images after the training augmentation.
+
+    Uses :func:`cnnbook.data.augment_batch` (random ``padding``-pixel crop and horizontal flip)
+    with a generator seeded by ``seed``, exactly as the training loop applies it to a batch.
+    """
+    from .data import augment_batch
+
+    augmented = augment_batch(images, torch.Generator().manual_seed(seed), padding=padding)
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), squeeze=False)
+    for row, (batch, label) in enumerate(((images, "original"), (augmented, "augmented"))):
+        for i, ax in enumerate(axes[row]):
+            ax.imshow(batch[i].permute(1, 2, 0).cpu().numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    fig.suptitle(f"Random {padding}-pixel crops and flips (seed {seed})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_profiles(
+    profiles: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str = "‖gradient‖ / ‖weights‖"
+):
+    """One panel per entry of ``profiles`` (e.g. "at initialisation"), one log-scale line per network.
+
+    ``profiles[panel][network]`` is a per-layer value from the input (left) to the output (right),
+    such as :func:`cnnbook.probe.relative_gradient_norms` returns.
+    """
+    fig, axes = plt.subplots(1, len(profiles), figsize=(5.5 * len(profiles), 3.6), sharey=True, squeeze=False)
+    for ax, (panel, nets) in zip(axes[0], profiles.items()):
+        for name, values in nets.items():
+            ax.semilogy(list(values), marker=".", label=name)
+        ax.set_title(panel)
+        ax.set_xlabel("convolution layer (input → output)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0, 0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_cost(points: Sequence[Mapping], costs: Sequence[str], title: str | None = None):
+    """Scatter of ``point["accuracy"]`` (a fraction) against each cost column, one panel per cost.
+
+    Each point is a dict with a ``"label"``, an ``"accuracy"`` and a value for every name in
+    ``costs``; the label is written next to its dot.
+    """
+    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], costs):
+        for point, color in zip(points, COLORS * 10):
+            xy = (point[key], 100 * point["accuracy"])
+            ax.scatter(*xy, s=40, color=color)
+            ax.annotate(point["label"], xy, fontsize=8, xytext=(4, 4), textcoords="offset points")
+        ax.set_xlabel(key)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def show_source(obj) -> None:
     """Display the source code of a class or function from the package, highlighted."""
     import inspect

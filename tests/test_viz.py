@@ -97,3 +97,33 @@ def test_live_plot_draws_once_then_redraws_in_place(monkeypatch, tiny_split):
     lines = {line.get_label(): line for line in shown[-1][1].axes[0].get_lines()}
     assert set(lines) == {"live train", "live val", "reference train"}
     assert list(lines["live train"].get_xdata()) == [1, 2, 3]
+
+
+def test_show_augmentation_shows_originals_over_their_augmented_copies():
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    fig = viz.show_augmentation(images, seed=1)
+    axes = fig.axes
+    assert len(axes) == 8
+    assert (axes[0].images[0].get_array() == images[0].permute(1, 2, 0).numpy()).all()
+    assert axes[4].images[0].get_array().shape == (32, 32, 3)
+    assert axes[0].get_ylabel() == "original" and axes[4].get_ylabel() == "augmented"
+    again = viz.show_augmentation(images, seed=1).axes[4].images[0].get_array()
+    assert (again == axes[4].images[0].get_array()).all()  # same seed, same crops
+
+
+def test_gradient_profiles_one_panel_per_time_one_line_per_net():
+    fig = viz.plot_gradient_profiles(
+        {"start": {"a": [1.0, 0.1], "b": [0.5, 0.5]}, "end": {"a": [2.0, 0.2], "b": [1.0, 1.0]}}
+    )
+    assert [ax.get_title() for ax in fig.axes] == ["start", "end"]
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["a", "b"]
+    assert list(fig.axes[1].get_lines()[0].get_ydata()) == [2.0, 0.2]
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_accuracy_vs_cost_panels_and_labels():
+    points = [{"label": "x", "accuracy": 0.8, "p": 1.0, "m": 10.0}, {"label": "y", "accuracy": 0.9, "p": 2.0, "m": 5.0}]
+    fig = viz.plot_accuracy_vs_cost(points, ["p", "m"], title="t")
+    assert [ax.get_xlabel() for ax in fig.axes] == ["p", "m"]
+    assert [t.get_text() for t in fig.axes[1].texts] == ["x", "y"]
+    assert list(fig.axes[1].collections[1].get_offsets()[0]) == [5.0, 90.0]
