@@ -112,6 +112,17 @@ def test_the_gpu_session_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert not out.exists() and not (tmp_path / "work").exists()
 
 
+def test_the_gpu_session_can_bring_its_data_as_an_archive(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CNNBOOK_DATA"}
+    env.update(OUT=str(tmp_path / "out"), WORK=str(tmp_path / "work"))
+    script = ROOT / "scripts" / "gpu_session.sh"
+    done = subprocess.run(
+        ["bash", script, "--dry-run", "--data-archive", "cifar10.tar.gz"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"tar -xzf 'cifar10.tar.gz' -C '{tmp_path}/work/data'" in done.stdout
+
+
 def test_the_gpu_session_names_what_is_missing(tmp_path):
     script = ROOT / "scripts" / "gpu_session.sh"
     env = {k: v for k, v in os.environ.items() if k not in ("OUT", "CNNBOOK_DATA")}
