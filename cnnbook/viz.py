@@ -285,6 +285,50 @@ def plot_accuracy_vs_cost(points: Sequence[Mapping], costs: Sequence[str], title
     return fig
 
 
+def annotated_heatmap(
+    ax,
+    values: torch.Tensor,
+    xlabels: Sequence[str],
+    ylabels: Sequence[str],
+    fmt: str = "{:.2f}",
+    title: str | None = None,
+    **imshow_kwargs,
+):
+    """A heat map on ``ax`` with its value written in every cell (NaN cells stay blank).
+
+    ``values[row, col]``; text is black on light cells and white on dark ones. Returns the image.
+    """
+    values = torch.as_tensor(values, dtype=torch.float32).cpu()
+    image = ax.imshow(values.numpy(), cmap="viridis", aspect="auto", **imshow_kwargs)
+    ax.set_xticks(range(values.shape[1]), list(xlabels))
+    ax.set_yticks(range(values.shape[0]), list(ylabels))
+    finite = values[values.isfinite()]
+    middle = (finite.max() + finite.min()).item() / 2 if len(finite) else 0.0
+    for (row, col), value in zip(torch.cartesian_prod(*map(torch.arange, values.shape)).tolist(), values.flatten()):
+        if value.isfinite():
+            color = "black" if value > middle else "white"
+            ax.text(col, row, fmt.format(value.item()), ha="center", va="center", fontsize=7, color=color)
+    if title:
+        ax.set_title(title)
+    return image
+
+
+def plot_scatter(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, title: str | None = None):
+    """Labelled points ``{label: (x, y)}``, the x axis starting at 0 (e.g. accuracy against parameters)."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    for (label, (x, y)), color in zip(points.items(), COLORS * len(points)):
+        ax.scatter(x, y, s=60, color=color)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def show_source(obj) -> None:
     """Display the source code of a class or function from the package, highlighted."""
     import inspect

@@ -151,3 +151,26 @@ def test_feature_reuse_reads_weights_per_source():
     assert heat[2].tolist()[:3] == [0.0, 2.0, 0.0] and math.isnan(heat[2, 3])
     assert heat[3].tolist() == [1.0, 0.0, 0.0, 0.0]
     assert math.isnan(heat[0, 1]) and heat[0, 0] == 0
+
+
+def test_feature_reuse_by_block_scales_every_target_to_one():
+    from cnnbook.models.densenet import feature_reuse_by_block
+
+    maps = feature_reuse_by_block(get_model("densenet_cifar"))
+    assert list(maps) == ["denseblock2", "denseblock3", "denseblock4"]  # block 1 has one layer
+    assert maps["denseblock2"].shape == (5, 5)  # 4 layers + transition; block input + 4 layers
+    assert maps["denseblock4"].shape == (8, 9)  # the last block has no transition
+    assert torch.allclose(maps["denseblock3"].nan_to_num(0).amax(dim=1), torch.ones(9))
+    assert maps["denseblock3"][0, 1:].isnan().all()  # layer 1 sees only the block input
+
+
+def test_trace_channels_follows_the_growth_through_blocks_and_transitions():
+    from cnnbook.models.densenet import trace_channels
+
+    rows = trace_channels(get_model("densenet_cifar"), torch.randn(2, 3, 32, 32))
+    by_name = {r["module"]: r for r in rows}
+    assert by_name["conv0"]["channels out"] == 32
+    assert by_name["denseblock1.denselayer1"]["channels in"] == 32
+    assert by_name["denseblock1.denselayer1"]["channels out"] == 16
+    assert by_name["denseblock3"]["channels out"] == 172
+    assert (by_name["transition3"]["channels out"], by_name["transition3"]["maps"]) == (86, "4x4")

@@ -138,3 +138,18 @@ def test_zero_output_ablates_one_branch_and_restores_it():
     with pytest.raises(ValueError, match="no submodule named 'body.nope'"):
         with probe.zero_output(model, "body.nope"):
             pass
+
+
+def test_branch_contributions_ablate_every_branch_of_every_module():
+    from cnnbook.data import Split
+    from cnnbook.models.inception import branch_contributions
+
+    torch.manual_seed(0)
+    model = get_model("googlenet_cifar").eval()
+    split = Split(torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8), torch.arange(10))
+    result = branch_contributions(model, split, activation_images=4)
+    assert result.modules == [f"body.inception{m}" for m in ("3a", "3b", "4a", "4b", "4c")]
+    assert result.mean_activation.shape == result.accuracy_drop.shape == (5, 4)
+    assert (result.mean_activation >= 0).all()  # branch outputs end in a ReLU
+    assert 0 <= result.baseline <= 1
+    assert (result.accuracy_drop <= result.baseline).all()

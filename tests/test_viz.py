@@ -127,3 +127,26 @@ def test_accuracy_vs_cost_panels_and_labels():
     assert [ax.get_xlabel() for ax in fig.axes] == ["p", "m"]
     assert [t.get_text() for t in fig.axes[1].texts] == ["x", "y"]
     assert list(fig.axes[1].collections[1].get_offsets()[0]) == [5.0, 90.0]
+
+
+def test_annotated_heatmap_writes_every_finite_value():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    values = torch.tensor([[1.0, float("nan")], [0.25, 0.5]])
+    viz.annotated_heatmap(ax, values, ["a", "b"], ["r0", "r1"], fmt="{:.2f}", title="t")
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["0.25", "0.50", "1.00"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert ax.get_title() == "t"
+    plt.close(fig)
+
+
+def test_plot_scatter_labels_every_point():
+    import matplotlib.pyplot as plt
+
+    fig = viz.plot_scatter({"a": (1.0, 50.0), "b": (2.0, 60.0)}, "x", "y", title="t")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.texts] == ["a", "b"]
+    assert ax.get_xlim()[0] == 0 and ax.get_xlabel() == "x"
+    plt.close(fig)

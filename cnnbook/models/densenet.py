@@ -230,3 +230,47 @@ def feature_reuse(block: DenseBlock, transition: Transition | None = None) -> to
         for source, chunk in enumerate(weight.split(sizes[: target + 1])):
             heat[target, source] = chunk.mean()
     return heat
+
+
+def feature_reuse_by_block(model: DenseNet) -> dict[str, torch.Tensor]:
+    """``feature_reuse`` of every block with more than one layer, each target's strongest source = 1.
+
+    Keys are the blocks' names (``"denseblock2"``); each matrix is ``[target, source]`` with the
+    following transition (if any) as the last target, NaN where a target cannot see a source.
+    """
+    children = dict(model.features.named_children())
+    maps = {}
+    for name, block in children.items():
+        if isinstance(block, DenseBlock) and len(block) > 1:
+            transition = children.get(name.replace("denseblock", "transition"))
+            heat = feature_reuse(block, transition)
+            maps[name] = heat / heat.nan_to_num(0).amax(dim=1, keepdim=True)
+    return maps
+
+
+def trace_channels(model: DenseNet, images: torch.Tensor) -> list[dict]:
+    """Channels read and written by the stem, every dense layer, block and transition of ``model``
+    on the normalised batch ``images`` (recorded with forward hooks), one dict per module."""
+    rows = []
+
+    def record(name):
+        def hook(module, inputs, output):
+            first = inputs[0]
+            channels_in = sum(t.shape[1] for t in first) if isinstance(first, list) else first.shape[1]
+            size = f"{output.shape[2]}x{output.shape[3]}"
+            rows.append({"module": name, "channels in": channels_in, "channels out": output.shape[1], "maps": size})
+
+        return hook
+
+    kinds = (DenseLayer, DenseBlock, Transition)
+    named = [(n, m) for n, m in model.features.named_modules() if isinstance(m, kinds) or n == "conv0"]
+    handles = [m.register_forward_hook(record(n)) for n, m in named]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return rows

@@ -13,6 +13,7 @@ lets it collapse with the next module's 1x1 convolutions into a single linear ma
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -245,3 +246,36 @@ def googlenet_cifar(num_classes: int = 10, aux_logits: bool = False) -> GoogLeNe
     head = dict(pool_size=2, channels=64, hidden=128)
     aux = {"inception3b": head, "inception4b": head} if aux_logits else None
     return GoogLeNet(stem, 64, GOOGLENET_CIFAR_STAGES, pools, num_classes, dropout=0.2, aux_heads=aux)
+
+
+@dataclass
+class BranchContributions:
+    """Per module (rows) and branch (columns, ``InceptionModule.branches``) of a trained network."""
+
+    modules: list[str]  # the modules' names in the network, e.g. "body.inception3a"
+    mean_activation: torch.Tensor  # mean output of the branch's channels on the probe images
+    accuracy_drop: torch.Tensor  # accuracy lost (fraction) when the branch outputs zeros
+    baseline: float  # accuracy of the intact network
+
+
+def branch_contributions(model: nn.Module, split, activation_images: int = 256) -> BranchContributions:
+    """Describe (mean activation) and ablate (zero one branch at a time) every Inception branch.
+
+    ``split`` is a ``cnnbook.data.Split``; the ablation evaluates the network on all of it once
+    per branch, the mean activation uses its first ``activation_images`` images.
+    """
+    from .. import probe
+    from ..data import normalize
+    from ..train import evaluate
+
+    modules = [name for name, m in model.named_modules() if isinstance(m, InceptionModule)]
+    paths = [[f"{module}.{branch}" for branch in InceptionModule.branches] for module in modules]
+    outputs = probe.feature_maps(model, normalize(split.images[:activation_images]), sum(paths, []))
+    mean_activation = torch.tensor([[outputs[p].mean().item() for p in row] for row in paths])
+    baseline = evaluate(model, split)["accuracy"]
+    drop = torch.zeros(len(modules), len(InceptionModule.branches))
+    for i, row in enumerate(paths):
+        for j, path in enumerate(row):
+            with probe.zero_output(model, path):
+                drop[i, j] = baseline - evaluate(model, split)["accuracy"]
+    return BranchContributions(modules, mean_activation, drop, baseline)
