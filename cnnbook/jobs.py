@@ -3,7 +3,9 @@
 The book's models are small: one training process keeps a large GPU only 15-30 % busy, launching
 kernels one after another. Several processes on one GPU fill it. Each reference run becomes its
 own process, ``python -m cnnbook reproduce --budget B --only RUN``, with its own log file; at most
-N run at a time. On a CPU the cores are split between them (``OMP_NUM_THREADS``).
+N run at a time. On a CPU the cores are split between them (``OMP_NUM_THREADS``); a CPU run's
+numbers depend on its thread count (the order of its sums), so a run made with ``--jobs`` equals,
+bit for bit, a sequential run with the same ``OMP_NUM_THREADS`` (its provenance records the threads).
 """
 
 from __future__ import annotations
