@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from PIL import Image
 
 from cnnbook import data
 from cnnbook.data import CLASSES, DataFormatError, DataNotFoundError, Split, augment_batch, load_cifar10
+
+pytest_plugins = ["pytester"]
 
 
 def test_real_cifar_splits_have_the_right_sizes_dtypes_and_no_overlap(cifar):
@@ -192,3 +195,14 @@ def test_an_unusable_cache_warns_once_naming_cnnbook_cache_and_loading_goes_on(t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(load_cifar10(tree, val_size=5).test) == 10  # decoded again, without a second warning
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", {"errors": 1}), ("", {"skipped": 1})])
+def test_in_ci_missing_cifar_is_an_error_not_a_skip(pytester, monkeypatch, ci, outcome):
+    root = Path(__file__).resolve().parent.parent
+    assert "export CI=true" in (root / ".ci" / "run").read_text().splitlines()  # CI runs in CI mode
+    pytester.makeconftest((root / "tests" / "conftest.py").read_text())
+    pytester.makepyfile("def test_needs_data(cifar):\n    pass\n")
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("CNNBOOK_DATA", str(pytester.path / "no-data-here"))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(**outcome)
