@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 
-import torch
-
+from .device import default_budget_for, default_device
 from .recipe import Recipe
 
 
@@ -82,11 +81,12 @@ BUDGETS = {
 
 
 def default_budget_name() -> str:
-    """``CNNBOOK_BUDGET`` if set, else ``full`` on a GPU and ``quick`` on a CPU."""
+    """``CNNBOOK_BUDGET`` if set, else what :func:`~cnnbook.device.default_budget_for` picks for the
+    default device: ``full`` on a recent GPU, ``quick`` elsewhere."""
     env = os.environ.get("CNNBOOK_BUDGET")
     if env:
         return env
-    return "full" if torch.cuda.is_available() else "quick"
+    return default_budget_for(default_device())[0]
 
 
 def get_budget(name: str | None = None, **overrides) -> Budget:

@@ -25,7 +25,7 @@ from .data import load_cifar10
 from .device import default_device, resolve_precision
 from .recipe import train_model
 from .reference import RESULTS, RunSpec, select_runs
-from .rundir import write_json
+from .rundir import acquire_lock, release_lock, write_json
 from .train import evaluate
 
 
@@ -42,26 +42,37 @@ def reproduce(
     for spec in runs:
         out = results / cfg.name / spec.run_id
         out.mkdir(parents=True, exist_ok=True)
-        print(f"[{cfg.name}] {spec.run_id}: {spec.recipe.epochs} epochs", flush=True)
-        options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, "progress": progress}
-        t0 = time.perf_counter()
-        extra = {}
-        if spec.kind == "transfer":
-            model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=seed, **options)
-            test = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
-            settings = class_transfer.FewShot(**spec.extra["few_shot"])
-            extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=seed, device=device)
-        else:
-            model, history = train_model(spec.model, spec.recipe, data, seed=seed, **options)
-            test = evaluate(model, data.test, precision=spec.recipe.precision)
-        seconds = time.perf_counter() - t0
-        save_checkpoint(out / "checkpoint.pt", model)
-        (out / "resume.pt").unlink(missing_ok=True)
-        write_json(out / "history.json", {"model": spec.model, "test": test, **extra, **history.to_dict()})
-        write_json(out / "provenance.json", provenance(cfg.name, spec, seed, seconds, data.variant, device, commit))
-        print(f"[{cfg.name}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
-        written.append(out)
+        lock = acquire_lock(out)  # one reproduce per run folder
+        try:
+            written.append(_reproduce_one(spec, cfg.name, data, out, seed, device, commit, progress))
+        finally:
+            release_lock(lock)
     return written
+
+
+def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, seed: int, device, commit, progress: bool) -> Path:
+    """Train one reference run into ``out``. The old history goes first and the new one last, so a
+    crash never leaves a history beside weights of another run."""
+    (out / "history.json").unlink(missing_ok=True)
+    print(f"[{budget}] {spec.run_id}: {spec.recipe.epochs} epochs", flush=True)
+    options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, "progress": progress}
+    t0 = time.perf_counter()
+    extra = {}
+    if spec.kind == "transfer":
+        model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=seed, **options)
+        test = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
+        settings = class_transfer.FewShot(**spec.extra["few_shot"])
+        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=seed, device=device)
+    else:
+        model, history = train_model(spec.model, spec.recipe, data, seed=seed, **options)
+        test = evaluate(model, data.test, precision=spec.recipe.precision)
+    seconds = time.perf_counter() - t0
+    save_checkpoint(out / "checkpoint.pt", model)
+    (out / "resume.pt").unlink(missing_ok=True)
+    write_json(out / "provenance.json", provenance(budget, spec, seed, seconds, data.variant, device, commit))
+    write_json(out / "history.json", {"model": spec.model, "test": test, **extra, **history.to_dict()})
+    print(f"[{budget}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
+    return out
 
 
 def provenance(

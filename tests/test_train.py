@@ -134,7 +134,7 @@ def test_budgets_resolve_and_validate(monkeypatch):
         cnnbook.get_budget("fast")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         cnnbook.get_budget("quick", epochs=0)
-    with pytest.raises(TypeError, match="unknown budget field"):
+    with pytest.raises(TypeError, match="unknown recipe field"):
         cnnbook.get_budget("quick", epoch=3)
 
 
