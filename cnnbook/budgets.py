@@ -59,7 +59,7 @@ BUDGETS = {
         "quick",
         chapter=Recipe(epochs=15, batch_size=256, lr=0.4),
         side=Recipe(epochs=3, subset=10000, batch_size=128, lr=0.2),
-        pretrain=Recipe(epochs=8, batch_size=256, lr=0.4),
+        pretrain=Recipe(epochs=6, batch_size=256, lr=0.4),
         val_subset=None,
         test_subset=None,
         transfer_subset=1000,
