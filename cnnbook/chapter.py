@@ -109,6 +109,7 @@ def train_chapter_model(
     if reference is not None and not train:
         print(f"Showing the stored reference run: {why}. Set TRAIN = True to train it here instead.")
         step(f"{name}: showing the stored reference run")
+        LivePlot(reference.label, title=f"{name}: the stored reference run, epoch by epoch")(reference.history)
         return _from_reference(reference, device)
     print(f"Training {name} here ({'TRAIN = True' if train else why}).")
     live = LivePlot(

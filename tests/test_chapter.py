@@ -26,7 +26,9 @@ def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it
     assert "Figure(" in out  # the live plot was displayed (outside IPython, as its text repr)
 
 
-def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains(tiny_data, tmp_path, monkeypatch):
+def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains(
+    tiny_data, tmp_path, monkeypatch, capsys
+):
     cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
     spec = reference.RunSpec("resnet20", "chapter", cfg.chapter)
     _store(tmp_path, "smoke", spec, epochs=1)
@@ -34,6 +36,7 @@ def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains
     shown = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"))
     assert shown.reference is not None and shown.source.startswith("reference run (smoke, test CPU")
     assert shown.history.last["train_loss"] == 9.0  # the stored history, not a new one
+    assert "Showing the stored reference run" in (out := capsys.readouterr().out) and "Figure(" in out  # its curves
     trained = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"), train=True)
     assert trained.reference is None and trained.history.last["train_loss"] != 9.0
     other = cnnbook.train_chapter_model("resnet20", cnnbook.get_budget("smoke", epochs=2, batch_size=16), tiny_data,
