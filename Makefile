@@ -24,14 +24,18 @@ $(STAMP): requirements.txt pyproject.toml
 # The inline backend is forced: a server's MPLBACKEND=Agg would otherwise give pages without figures.
 # Progress bars are for people watching a kernel; on the static pages they would be widget clutter.
 CACHE := _build/.jupyter_cache
+# Each chapter's steps (cnnbook.chapter.step), shown in the terminal as the build runs.
+STEPS := _build/steps.log
+JUPYTER_BOOK := $(VENV)/bin/jupyter-book
 book: $(STAMP)
 	@key="$$($(PY) -c 'from cnnbook.budgets import default_budget_name; print(default_budget_name())') \
 	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \
 	if [ "$$(cat $(CACHE)/KEY 2>/dev/null)" != "$$key" ]; then \
 		echo "book: budget, data, package or requirements changed: executing every notebook afresh"; \
 		rm -rf $(CACHE); mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
-	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=1 MPLBACKEND=module://matplotlib_inline.backend_inline \
-		$(VENV)/bin/jupyter-book build .
+	@mkdir -p _build; : > $(STEPS); tail -f $(STEPS) & tailer=$$!; \
+	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline \
+		$(JUPYTER_BOOK) build .; status=$$?; kill $$tailer; exit $$status
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 # Two pytest processes: the notebooks' kernels start clean of anything the unit tests left behind.

@@ -4,7 +4,6 @@ one matches what the chapter would train, or train live with its curves drawn as
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -51,9 +50,11 @@ class ChapterRun:
 
 
 def step(message: str) -> None:
-    """Tell the terminal of a book build (``make book`` sets ``CNNBOOK_BUILD_LOG``) what runs now."""
-    if os.environ.get("CNNBOOK_BUILD_LOG"):
-        print(f"    cnnbook: {message}", file=sys.__stderr__, flush=True)
+    """Tell the terminal of a book build what runs now: ``make book`` sets ``CNNBOOK_BUILD_LOG`` to a
+    file it shows as it grows (the kernel's own output would land on the page)."""
+    if path := os.environ.get("CNNBOOK_BUILD_LOG"):
+        with open(path, "a") as log:
+            log.write(f"    cnnbook: {message}\n")
 
 
 def start_chapter(
