@@ -19,8 +19,9 @@ $(STAMP): requirements.txt pyproject.toml
 ## Execute every notebook (budget: CNNBOOK_BUDGET, default quick on CPU) and build _build/html.
 # Chapters show the stored reference runs that match their settings, so the default build trains
 # nothing long. Executed notebooks are cached (jupyter-cache) and a prose-only edit rebuilds in
-# seconds; the cache keys on cell code only, so it is emptied whenever the budget, the data
-# folder, the cnnbook package (its code and reference runs) or the requirements change.
+# seconds; the cache keys on cell code only, so it is emptied (with Sphinx's own doctrees, which
+# would keep the old outputs of unchanged pages) whenever the budget, the data folder, the
+# cnnbook package (its code and reference runs) or the requirements change.
 # The inline backend is forced: a server's MPLBACKEND=Agg would otherwise give pages without figures.
 # Progress bars are for people watching a kernel; on the static pages they would be widget clutter.
 CACHE := _build/.jupyter_cache
@@ -32,7 +33,7 @@ book: $(STAMP)
 	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \
 	if [ "$$(cat $(CACHE)/KEY 2>/dev/null)" != "$$key" ]; then \
 		echo "book: budget, data, package or requirements changed: executing every notebook afresh"; \
-		rm -rf $(CACHE); mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
+		rm -rf $(CACHE) _build/.doctrees _build/html; mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
 	@mkdir -p _build; : > $(STEPS); tail -f $(STEPS) & tailer=$$!; \
 	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline \
 		$(JUPYTER_BOOK) build .; status=$$?; kill $$tailer; exit $$status
