@@ -9,10 +9,15 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * a request to the local server failed (a broken local link or asset);
 * it is a chapter page (--chapters glob) with no loaded <img> inside <main>/<article> (the notebook lost its figures);
 * its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered);
-* its prose shows TeX delimiters \\( or \\[ once MathJax has finished (math that was never typeset).
+* its prose shows TeX delimiters \\( or \\[ once MathJax has finished (math that was never typeset);
+* some visible text in <main>/<article> (prose, table cells, cell outputs, captions, code) has a contrast ratio under
+  3:1 against the background it is drawn on (the first opaque background among its ancestors), in the theme's light
+  mode or its dark mode (<html data-theme="dark">, chosen through localStorage as the theme's switch does): light text
+  left on a white output box, or dark text on the dark page; or the page did not switch to dark mode.
 
 Failed requests to external hosts (CDN-hosted require.js, widget managers) are only warnings, counted per host: CI runs
-without internet, so they say nothing about the site. A full-page PNG of each chapter page is saved to --screenshots.
+without internet, so they say nothing about the site. Full-page PNGs of each chapter page, light and dark
+(<name>.png, <name>-dark.png), are saved to --screenshots.
 
 Usage: .venv/bin/python .ci/check_site.py _build/html [--screenshots _build/screenshots] [--chapters 'notebooks/*.html']
 Exit status: 0 all pages OK, 1 some page failed, 2 Chromium/chromedriver missing or no site folder.
@@ -39,6 +44,7 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 SKIP_DIRS = {"_static", "_sources", "_images"}
 SKIP_PAGES = {"genindex.html", "search.html"}
 WIDTH, HEIGHT, MAX_HEIGHT = 1280, 2000, 16000
+MAX_REPORTED = 8  # low-contrast elements listed per page
 # [src, loaded, inside main/article] for every <img> on the page.
 IMAGES_JS = """return Array.from(document.images, img => [img.getAttribute('src') || img.currentSrc,
     img.complete && img.naturalWidth > 0, img.closest('main, article') !== null]);"""
@@ -54,6 +60,52 @@ MATHJAX_JS = """const done = arguments[arguments.length - 1];
       else if (Date.now() > deadline || !document.querySelector('script[src*="mathjax"]')) { done(null); }
       else { setTimeout(wait, 100); }
     })();"""
+# Text in <main> whose contrast against its background is under MIN_CONTRAST: [ratio, element, text, colour,
+# background]. Each element with its own visible text counts; its background is the first opaque one up its ancestors
+# (translucent ones are blended on the way), or the canvas's white; translucent text is blended onto that. A canvas
+# pixel turns any CSS colour (rgb, color(srgb ...), oklch, ...) into RGBA bytes.
+MIN_CONTRAST = 3.0
+CONTRAST_JS = """const minimum = arguments[0];
+    const pixel = document.createElement('canvas').getContext('2d', {willReadFrequently: true});
+    const rgba = css => {
+      pixel.clearRect(0, 0, 1, 1); pixel.fillStyle = css; pixel.fillRect(0, 0, 1, 1);
+      const [r, g, b, a] = pixel.getImageData(0, 0, 1, 1).data; return [r, g, b, a / 255];
+    };
+    const over = (top, base) => [0, 1, 2].map(i => top[i] * top[3] + base[i] * (1 - top[3])).concat(1);
+    const linear = v => v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const luminance = c => [0.2126, 0.7152, 0.0722].reduce((sum, w, i) => sum + w * linear(c[i] / 255), 0);
+    function background(el) {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3] > 0) layers.push(c);
+        if (c[3] >= 1) break;
+      }
+      return layers.reduceRight((base, top) => over(top, base), [255, 255, 255, 1]);
+    }
+    function hidden(el) {
+      for (let e = el; e; e = e.parentElement) {
+        const style = getComputedStyle(e);
+        if (Number(style.opacity) === 0 || style.visibility === 'hidden') return true;
+      }
+      return el.getClientRects().length === 0;
+    }
+    const root = document.querySelector('main, article') || document.body;
+    const low = [];
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      const text = Array.from(el.childNodes, n => n.nodeType === Node.TEXT_NODE ? n.textContent : '').join('').trim();
+      if (!text || ['SCRIPT', 'STYLE', 'NOSCRIPT'].includes(el.tagName) || hidden(el)) continue;
+      const bg = background(el), fg = rgba(getComputedStyle(el).color);
+      if (fg[3] === 0) continue;
+      const [a, b] = [luminance(over(fg, bg)), luminance(bg)];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < minimum) {
+        const name = el.tagName.toLowerCase() + Array.from(el.classList, c => '.' + c).join('');
+        low.push([Math.round(ratio * 100) / 100, name, text.slice(0, 40), getComputedStyle(el).color,
+                  `rgb(${bg.slice(0, 3).map(Math.round).join(', ')})`]);
+      }
+    }
+    return low;"""
 RAW_MATH = re.compile(r"\\\(|\\\[")
 RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|[\u2013\u2014]+):?\s*\|")  # Sphinx turns --- into an em dash
 
@@ -87,12 +139,8 @@ def browser() -> webdriver.Chrome:
     return driver
 
 
-def check_page(
-    driver: webdriver.Chrome, base: str, rel: str, chapter: bool, external: Counter, shot: Path | None = None
-) -> tuple[list, str]:
-    """Open one page (saving a screenshot to ``shot``); return its problems and an 'images loaded/total' note.
-    Counts external failures."""
-    driver.get(f"{base}/{rel}")
+def settle(driver: webdriver.Chrome) -> None:
+    """Wait for the open page: loaded, its images finished (lazy ones made eager), MathJax done."""
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     # Lazy images below the window would never load: make them eager, then give all images time to finish.
     driver.execute_script("document.querySelectorAll('img[loading=lazy]').forEach(img => img.loading = 'eager')")
@@ -100,26 +148,49 @@ def check_page(
         WebDriverWait(driver, 10).until(
             lambda d: d.execute_script("return [...document.images].every(i => i.complete)")
         )
+    driver.execute_async_script(MATHJAX_JS)
+
+
+def low_contrast(driver: webdriver.Chrome, mode: str) -> list[str]:
+    """The open page's text under MIN_CONTRAST, as problems (the first MAX_REPORTED, then a count)."""
+    low = driver.execute_script(CONTRAST_JS, MIN_CONTRAST)
+    problems = [
+        f"{mode} mode: contrast {ratio}:1 < {MIN_CONTRAST:g}:1 for <{name}> {text!r} ({fg} on {bg})"
+        for ratio, name, text, fg, bg in low[:MAX_REPORTED]
+    ]
+    if len(low) > MAX_REPORTED:
+        problems.append(f"{mode} mode: {len(low) - MAX_REPORTED} more elements with low contrast")
+    return problems
+
+
+def check_page(
+    driver: webdriver.Chrome, base: str, rel: str, chapter: bool, external: Counter, shot: Path | None = None
+) -> tuple[list, str]:
+    """Open one page in light, then dark mode (screenshots to ``shot`` and its -dark twin); return its problems and
+    an 'images loaded/total' note. Counts external failures."""
+    driver.get(f"{base}/{rel}")
+    settle(driver)
     images = driver.execute_script(IMAGES_JS)
     problems = [f"image not loaded: {src}" for src, loaded, _ in images if not loaded]
     if chapter and not any(loaded and in_main for _, loaded, in_main in images):
         problems.append("no figures (no loaded <img> in main/article)")
-    driver.execute_async_script(MATHJAX_JS)
     prose = driver.execute_script(PROSE_JS)
     if RAW_TABLE.search(prose):
         problems.append("a Markdown table shown as text (an unrendered table output)")
     if RAW_MATH.search(prose):
         problems.append("math shown as TeX source (MathJax did not typeset it)")
+    problems += low_contrast(driver, "light")
     if shot:
         screenshot(driver, shot)
+    problems += check_dark(driver, shot and shot.with_name(f"{shot.stem}-dark.png"))
     # Leave the page before reading the log: an entry that arrives late (a 404 logged after the image's error event)
     # is then counted for this page instead of the next one.
     driver.get("about:blank")
-    for entry in driver.get_log("browser"):
-        if entry["level"] != "SEVERE":
-            continue
-        message = entry["message"]
-        if entry["source"] == "network":
+    # The dark-mode reload repeats the page's requests and scripts: each failure counts once.
+    for message, source in dict.fromkeys(
+        (e["message"], e["source"]) for e in driver.get_log("browser") if e["level"] == "SEVERE"
+    ):
+        if source == "network":
             if message.startswith(f"{base}/favicon.ico "):
                 continue  # requested by the browser itself, not by the page
             host = urlsplit(message.split(" ", 1)[0]).netloc
@@ -127,9 +198,26 @@ def check_page(
                 problems.append(f"local request failed: {message.replace(base, '')}")
             else:
                 external[host or message] += 1
-        elif entry["source"] == "javascript" or "Uncaught" in message:
+        elif source == "javascript" or "Uncaught" in message:
             problems.append(f"JavaScript error: {message.replace(base, '')}")
     return problems, f"images {sum(loaded for _, loaded, _ in images)}/{len(images)}"
+
+
+def check_dark(driver: webdriver.Chrome, shot: Path | None) -> list[str]:
+    """Reload the open page in the theme's dark mode, set as its switch sets it; return its problems there.
+    Leaves the browser in the theme's default mode."""
+    driver.execute_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark')")
+    try:
+        driver.refresh()
+        settle(driver)
+        if driver.execute_script("return document.documentElement.dataset.theme") != "dark":
+            return ["dark mode: the page did not switch (no <html data-theme='dark'>)"]
+        problems = low_contrast(driver, "dark")
+        if shot:
+            screenshot(driver, shot)
+        return problems
+    finally:
+        driver.execute_script("localStorage.removeItem('mode'); localStorage.removeItem('theme')")
 
 
 def screenshot(driver: webdriver.Chrome, path: Path) -> None:

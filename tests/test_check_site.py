@@ -1,4 +1,5 @@
-""".ci/check_site.py on a tiny fixture site: each kind of broken page fails, external CDN failures only warn."""
+""".ci/check_site.py on a tiny fixture site: each kind of broken page fails (low-contrast text in light or dark mode
+too), external CDN failures only warn."""
 
 import importlib.util
 import shutil
@@ -17,11 +18,16 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+# The theme's dark mode in small: pydata-sphinx-theme's <head> script copies localStorage's choice onto <html>.
+THEME = """<script>document.documentElement.dataset.theme = localStorage.getItem("theme") || "light"</script>
+<style>html[data-theme=dark] body { background: #121212; color: #ced6dd }</style>"""
+
+
 def make_site(root: Path, pages: dict[str, str]) -> Path:
     site = root / "html"
     for name, body in pages.items():
         (site / name).parent.mkdir(parents=True, exist_ok=True)
-        (site / name).write_text(f"<!doctype html><html><head><title>t</title></head><body>{body}</body></html>")
+        (site / name).write_text(f"<!doctype html><html><head><title>t</title>{THEME}</head><body>{body}</body></html>")
     for folder in {(site / name).parent for name in pages}:
         Image.new("RGB", (64, 48), (30, 30, 200)).save(folder / "fig.png")
     shutil.copytree(ROOT / "book" / "_static" / "mathjax", site / "_static" / "mathjax")  # the book's own copy
@@ -32,10 +38,23 @@ def check(site: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, SCRIPT, site, *args], capture_output=True, text=True, timeout=120)
 
 
+def report(out: str, page: str) -> list[str]:
+    """The lines check_site printed for ``page``: its status line, then its problems."""
+    lines = iter(out.splitlines())
+    block = [next(line for line in lines if line[5:].startswith(f"{page}  "))]
+    for line in lines:
+        if not line.startswith("       - "):
+            break
+        block.append(line.strip())
+    return block
+
+
 GOOD = {
     "index.html": '<main><img src="fig.png"><pre>| a |\n|---|</pre><p>a | b, c---d</p></main>',
     "external.html": '<script src="https://cdn.example.invalid/x.js"></script><p>offline CDN</p>',
     "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png"><div style="height:3000px"></div></main>',
+    # A white output box keeps its dark text in dark mode: readable.
+    "output.html": '<main><div style="background: #fff; color: #222"><pre>loss 0.79</pre></div></main>',
     "math.html": '<script defer src="_static/mathjax/tex-chtml.js"></script><main><p>\\(y = F(x) + x\\)</p></main>',
     "_static/ignored.html": '<img src="nope.png">',
     "search.html": '<img src="nope.png">',
@@ -50,10 +69,14 @@ def test_good_site_passes_and_external_failures_only_warn(tmp_path):
     assert "OK   notebooks/ch.html  images 1/1" in result.stdout
     assert "warning: 1 failed request(s) to external host cdn.example.invalid" in result.stdout
     assert "OK   math.html" in result.stdout  # typeset by the MathJax served with the book
-    assert "4 pages, 4 OK, 0 failed" in result.stdout  # _static/ and search.html are skipped
-    shot = tmp_path / "screenshots" / "ch.png"
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert Image.open(shot).size[1] > 3000  # the whole page, not just the window
+    assert "OK   output.html" in result.stdout
+    assert "5 pages, 5 OK, 0 failed" in result.stdout  # _static/ and search.html are skipped
+    for name in ("ch.png", "ch-dark.png"):
+        shot = tmp_path / "screenshots" / name
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert Image.open(shot).size[1] > 3000  # the whole page, not just the window
+    light, dark = (Image.open(tmp_path / "screenshots" / n).convert("RGB") for n in ("ch.png", "ch-dark.png"))
+    assert light.getpixel((5, 2000)) == (255, 255, 255) and dark.getpixel((5, 2000)) == (18, 18, 18)
 
 
 @needs_chromium
@@ -78,8 +101,44 @@ def test_broken_pages_fail(tmp_path):
     assert "FAIL notebooks/nofig.html" in out and "no figures" in out
     assert "FAIL rawtable.html" in out and "Markdown table shown as text" in out
     assert "FAIL rawmath.html" in out and "math shown as TeX source" in out
-    assert "OK   notebooks/ch.html" in out and "9 pages, 4 OK, 5 failed" in out
-    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["ch.png", "nofig.png"]
+    assert "OK   notebooks/ch.html" in out and "10 pages, 5 OK, 5 failed" in out
+    assert out.count("local request failed: /missing.png") == 1  # the dark-mode reload's repeat is not listed again
+    shots = ["ch-dark.png", "ch.png", "nofig-dark.png", "nofig.png"]
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == shots
+
+
+@needs_chromium
+def test_low_contrast_text_fails_in_the_mode_that_has_it(tmp_path):
+    dark_text = "html[data-theme=dark] .out { color: #eee }"
+    site = make_site(
+        tmp_path,
+        {
+            **GOOD,
+            # Output text the dark theme lightens, left on the white box the output draws.
+            "whitebox.html": f'<style>{dark_text}</style><main><div style="background: #fff">'
+            '<pre class="out">loss 0.79</pre></div></main>',
+            # Text coloured for the light page, unreadable on the dark one.
+            "dim.html": '<main><figcaption style="color: #333">Fig. 1 the dim caption</figcaption></main>',
+            "pale.html": '<main><p style="color: #ccc">pale in light mode</p></main>',
+            "nodark.html": '<script>document.documentElement.dataset.theme = "light"</script><main><p>x</p></main>',
+        },
+    )
+    result = check(site)
+    assert result.returncode == 1
+    whitebox, dim, pale = (report(result.stdout, page) for page in ("whitebox.html", "dim.html", "pale.html"))
+    assert whitebox == [
+        "FAIL whitebox.html  images 0/0",
+        "- dark mode: contrast 1.16:1 < 3:1 for <pre.out> 'loss 0.79' (rgb(238, 238, 238) on rgb(255, 255, 255))",
+    ]
+    assert dim[1] == (
+        "- dark mode: contrast 1.48:1 < 3:1 for <figcaption> 'Fig. 1 the dim caption' "
+        "(rgb(51, 51, 51) on rgb(18, 18, 18))"
+    )
+    assert pale[1].startswith("- light mode: contrast 1.61:1 < 3:1 for <p> 'pale in light mode'") and len(pale) == 2
+    assert (
+        report(result.stdout, "nodark.html")[1] == "- dark mode: the page did not switch (no <html data-theme='dark'>)"
+    )
+    assert "9 pages, 5 OK, 4 failed" in result.stdout
 
 
 def test_missing_browser_exits_2(tmp_path, monkeypatch, capsys):
