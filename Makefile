@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: book test unit sweep check-site venv clean
+.PHONY: book test unit sweep check-site pdf venv clean
 
 venv: $(STAMP)
 
@@ -55,6 +55,14 @@ sweep: $(STAMP)
 ## Open every page of the built site in headless Chromium; screenshots of the chapters in _build/screenshots.
 check-site: $(STAMP)
 	$(PY) .ci/check_site.py _build/html --screenshots _build/screenshots
+
+## The book as one PDF, _build/cnnbook.pdf: make book, then its single-page build printed by headless Chromium.
+# The single page reuses the notebooks make book executed (same cache, same environment), so it executes nothing;
+# print_pdf.py checks that every chapter's title, raster figures and SVG diagrams made it into the PDF.
+pdf: book
+	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline \
+		$(JUPYTER_BOOK) build . --builder singlehtml
+	$(PY) .ci/print_pdf.py _build/singlehtml _build/cnnbook.pdf
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider
