@@ -153,3 +153,32 @@ def test_branch_contributions_ablate_every_branch_of_every_module():
     assert (result.mean_activation >= 0).all()  # branch outputs end in a ReLU
     assert 0 <= result.baseline <= 1
     assert (result.accuracy_drop <= result.baseline).all()
+
+
+def test_branch_contributions_match_whole_network_ablations():
+    """Rerunning from the ablated module on gives what ablating and evaluating the whole network gives."""
+    from cnnbook.data import Split, normalize
+    from cnnbook.models.inception import InceptionModule, branch_contributions
+    from cnnbook.train import evaluate
+
+    torch.manual_seed(0)
+    model = get_model("googlenet_cifar")
+    images = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():  # batch statistics of these images, so that predictions differ between images
+        for _ in range(10):
+            model(normalize(images))
+    model.eval()
+    with torch.no_grad():
+        split = Split(images, model(normalize(images)).argmax(1))  # every prediction right
+    result = branch_contributions(model, split, activation_images=4, batch_size=16)
+    baseline = evaluate(model, split)["accuracy"]
+    expected = torch.zeros_like(result.accuracy_drop)
+    for i, module in enumerate(result.modules):
+        for j, branch in enumerate(InceptionModule.branches):
+            with probe.zero_output(model, f"{module}.{branch}"):
+                expected[i, j] = baseline - evaluate(model, split)["accuracy"]
+    assert result.baseline == baseline
+    assert expected.abs().sum() > 0  # the ablations change predictions, so the comparison can fail
+    assert torch.allclose(result.accuracy_drop, expected)
+    with pytest.raises(TypeError, match="needs a GoogLeNet, got ResNet"):
+        branch_contributions(get_model("resnet20"), split)

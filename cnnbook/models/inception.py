@@ -170,8 +170,16 @@ class GoogLeNet(ImageClassifier):
             x = layer(x)
             if self.training and name in self.aux:
                 aux.append(self.aux[name](x))
-        logits = self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
+        logits = self.classify(x)
         return InceptionOutputs(logits, tuple(aux)) if aux else logits
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """The head: global average pooling, dropout and the linear classifier."""
+        return self.fc(self.dropout(torch.flatten(self.pool(features), 1)))
+
+    def forward_from(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits from ``x``, the input of the ``start``-th layer of ``body`` (auxiliary heads unused)."""
+        return self.classify(self.body[start:](x))
 
 
 S = InceptionSpec  # a short name for the tables below
@@ -258,24 +266,43 @@ class BranchContributions:
     baseline: float  # accuracy of the intact network
 
 
-def branch_contributions(model: nn.Module, split, activation_images: int = 256) -> BranchContributions:
+@torch.inference_mode()
+def branch_contributions(
+    model: GoogLeNet, split, activation_images: int = 256, batch_size: int = 500, precision: str = "auto"
+) -> BranchContributions:
     """Describe (mean activation) and ablate (zero one branch at a time) every Inception branch.
 
-    ``split`` is a ``cnnbook.data.Split``; the ablation evaluates the network on all of it once
-    per branch, the mean activation uses its first ``activation_images`` images.
+    ``split`` is a ``cnnbook.data.Split``; the ablation classifies all of it once per branch, the
+    mean activation uses its first ``activation_images`` images. A module's input is computed once
+    per batch, and each of its ablations reruns the network from that module on.
     """
     from .. import probe
     from ..data import normalize
-    from ..train import evaluate
+    from ..device import autocast, resolve_precision
 
-    modules = [name for name, m in model.named_modules() if isinstance(m, InceptionModule)]
-    paths = [[f"{module}.{branch}" for branch in InceptionModule.branches] for module in modules]
+    if not isinstance(model, GoogLeNet):
+        raise TypeError(f"branch_contributions needs a GoogLeNet, got {type(model).__name__}")
+    layers = list(model.body.named_children())
+    starts = {k: f"body.{name}" for k, (name, layer) in enumerate(layers) if isinstance(layer, InceptionModule)}
+    paths = [[f"{module}.{branch}" for branch in InceptionModule.branches] for module in starts.values()]
     outputs = probe.feature_maps(model, normalize(split.images[:activation_images]), sum(paths, []))
     mean_activation = torch.tensor([[outputs[p].mean().item() for p in row] for row in paths])
-    baseline = evaluate(model, split)["accuracy"]
-    drop = torch.zeros(len(modules), len(InceptionModule.branches))
-    for i, row in enumerate(paths):
-        for j, path in enumerate(row):
-            with probe.zero_output(model, path):
-                drop[i, j] = baseline - evaluate(model, split)["accuracy"]
-    return BranchContributions(modules, mean_activation, drop, baseline)
+    device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
+    was_training = model.training
+    model.eval()
+    correct, ablated_correct = 0, torch.zeros(len(paths), len(InceptionModule.branches))
+    for x, y in split.to(device).batches(batch_size):
+        with autocast(device, precision):
+            h = model.stem(x)
+            for k, layer in enumerate(model.body):
+                if k in starts:
+                    row = list(starts).index(k)
+                    for j, path in enumerate(paths[row]):
+                        with probe.zero_output(model, path):
+                            ablated_correct[row, j] += (model.forward_from(h, k).argmax(1) == y).sum().item()
+                h = layer(h)
+            correct += (model.classify(h).argmax(1) == y).sum().item()
+    model.train(was_training)
+    n = len(split)
+    return BranchContributions(list(starts.values()), mean_activation, (correct - ablated_correct) / n, correct / n)
