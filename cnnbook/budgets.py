@@ -16,6 +16,18 @@ from .recipe import Recipe
 
 
 @dataclass(frozen=True)
+class FewShot:
+    """The target task's budget, the same for the three learners."""
+
+    shots: int = 100  # labelled training images per target class
+    epochs: int = 30
+    batch_size: int = 50
+    finetune_lr: float = 0.02
+    scratch_lr: float = 0.1
+    head_lr: float = 0.01
+
+
+@dataclass(frozen=True)
 class Budget:
     """The recipes of one budget and the sizes of its evaluation and transfer-learning runs."""
 
@@ -23,6 +35,7 @@ class Budget:
     chapter: Recipe  # each chapter's model
     side: Recipe  # short side experiments: degradation, block and architecture comparisons
     pretrain: Recipe  # the class-transfer experiment's pretraining (cnnbook.class_transfer)
+    few_shot: FewShot  # and its few-shot stage
     val_subset: int | None  # validation images checked after every epoch (None: all 5,000)
     test_subset: int | None  # test images for the final evaluation (None: all 10,000)
     transfer_subset: int  # images for fine-tuning torchvision's ImageNet models
@@ -49,6 +62,7 @@ BUDGETS = {
         chapter=Recipe(epochs=1, subset=2048, batch_size=128, lr=0.2),
         side=Recipe(epochs=1, subset=512, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=1, subset=1024, batch_size=128, lr=0.2),
+        few_shot=FewShot(shots=20, epochs=3),
         val_subset=1000,
         test_subset=1000,
         transfer_subset=64,
@@ -60,6 +74,7 @@ BUDGETS = {
         chapter=Recipe(epochs=15, batch_size=256, lr=0.4),
         side=Recipe(epochs=3, subset=10000, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=6, batch_size=256, lr=0.4),
+        few_shot=FewShot(),
         val_subset=None,
         test_subset=None,
         transfer_subset=1000,
@@ -71,6 +86,7 @@ BUDGETS = {
         chapter=Recipe(epochs=40, batch_size=256, lr=0.4),
         side=Recipe(epochs=30, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=30, batch_size=256, lr=0.4),
+        few_shot=FewShot(),
         val_subset=None,
         test_subset=None,
         transfer_subset=10000,

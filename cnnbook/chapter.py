@@ -12,7 +12,7 @@ from torch import nn
 
 from . import class_transfer
 from .budgets import Budget, get_budget
-from .data import CIFAR10, load_cifar10
+from .data import CIFAR10, Split, load_cifar10
 from .device import default_device, resolve_precision
 from .models import list_models
 from .models.registry import get_builder
@@ -26,7 +26,7 @@ from .reference import (
     matching_reference,
     reference_runs,
 )
-from .train import History
+from .train import History, evaluate
 from .viz import LivePlot
 
 
@@ -47,6 +47,13 @@ class ChapterRun:
             return self.model, self.source
         model, label = best_trained(self.model, self.history, name, budget)
         return model, (self.source if model is self.model else label)
+
+    def test_accuracy(self, test: Split) -> float:
+        """Test accuracy: a stored run's own, measured on its budget's test set when it was made
+        (the ``test`` split of a chapter at that budget), else measured here on ``test``."""
+        if self.reference is not None:
+            return self.reference.test["accuracy"]
+        return evaluate(self.model, test)["accuracy"]
 
 
 def step(message: str) -> None:

@@ -15,11 +15,12 @@ Test accuracy is measured on all 4,000 test images of the target classes.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import nn
 
+from .budgets import FewShot
 from .data import CIFAR10, Split
 from .recipe import Recipe, train_model
 from .train import History, evaluate, fit, set_seed
@@ -27,18 +28,6 @@ from .transfer import fit_head
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4, 5)  # airplane, automobile, bird, cat, deer, dog
 TARGET_CLASSES = (6, 7, 8, 9)  # frog, horse, ship, truck
-
-
-@dataclass(frozen=True)
-class FewShot:
-    """The target task's budget, the same for the three learners."""
-
-    shots: int = 100  # labelled training images per target class
-    epochs: int = 30
-    batch_size: int = 50
-    finetune_lr: float = 0.02
-    scratch_lr: float = 0.1
-    head_lr: float = 0.01
 
 
 def classes_of(split: Split, classes: tuple[int, ...]) -> Split:
@@ -92,7 +81,7 @@ def body_features(model: nn.Module, split: Split, batch_size: int = 500) -> torc
 
 
 def compare(
-    pretrained: nn.Module, name: str, data: CIFAR10, settings: FewShot = FewShot(), *, seed: int = 0, device=None
+    pretrained: nn.Module, name: str, data: CIFAR10, settings: FewShot, *, seed: int = 0, device=None
 ) -> list[dict]:
     """Frozen features, fine-tuning and training from scratch on the few-shot target task."""
     train = few_shot(classes_of(data.train, TARGET_CLASSES), settings.shots, seed)

@@ -91,6 +91,10 @@ class Split:
         idx = idx.to(self.images.device)
         return Split(self.images[idx], self.labels[idx])
 
+    def take_up_to(self, n: int, seed: int = 0) -> Split:
+        """A random subset of ``n`` examples, or all of them when the split has fewer (a small budget's)."""
+        return self.take(min(n, len(self)), seed)
+
     def batches(
         self,
         batch_size: int,

@@ -53,13 +53,13 @@ class RunSpec:
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
     and the class-transfer experiment (:mod:`cnnbook.class_transfer`)."""
-    from .class_transfer import SOURCE_CLASSES, FewShot, settings_dict
+    from .class_transfer import SOURCE_CLASSES, settings_dict
 
     models = list_models()
     runs = [RunSpec(m, "chapter", cfg.chapter) for m in CHAPTER_MODELS if m in models]
     side = cfg.side.with_(precision=SIDE_PRECISION)
     runs += [RunSpec(m, "side", side) for m in SIDE_MODELS if m in models]
-    few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(FewShot())}
+    few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(cfg.few_shot)}
     runs.append(RunSpec(TRANSFER_MODEL, "transfer", cfg.pretrain, few_shot))
     return runs
 

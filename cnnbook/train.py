@@ -289,12 +289,22 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, split: Split, batch_size: int = 1000, transform=None, precision: str = "auto") -> dict:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation).
+def evaluate(
+    model: nn.Module,
+    split: Split,
+    batch_size: int = 1000,
+    transform=None,
+    precision: str = "auto",
+    predictions: bool = False,
+) -> dict:
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation), and with
+    ``predictions=True`` the predicted class of every image (a CPU tensor), from the same pass.
 
     Under ``torchrun`` each process evaluates its share and the results are combined.
     """
     ctx = distributed.context()
+    if predictions and ctx.world_size > 1:
+        raise ValueError("predictions=True needs a single process: under torchrun each one sees only its share")
     preds, labels, loss_sum = _predict(model, split, batch_size, transform, precision, ctx.shard)
     totals = distributed.all_reduce(
         torch.stack(
@@ -306,7 +316,10 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1000, transform=N
         )
     )
     loss_total, correct, n = totals.tolist()
-    return {"loss": loss_total / n, "accuracy": correct / n}
+    result = {"loss": loss_total / n, "accuracy": correct / n}
+    if predictions:
+        result["predictions"] = preds.cpu()
+    return result
 
 
 @torch.inference_mode()

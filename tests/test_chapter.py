@@ -116,3 +116,7 @@ def test_reproduce_then_matching_reference_round_trip(cifar, tmp_path):
     assert ref is not None and "resnet20 at budget 'smoke': 1 epochs" in why
     changed = reference.RunSpec("resnet20", "side", spec.recipe.with_(lr=0.3))
     assert reference.matching_reference(changed, "smoke", results=tmp_path)[0] is None
+    stored = chapter._from_reference(ref, torch.device("cpu"))
+    assert stored.test_accuracy(cifar.test.take(10)) == ref.test["accuracy"]  # the run's own, not re-measured
+    live = chapter.ChapterRun(stored.model, stored.history, 0.0, "this run")
+    assert live.test_accuracy(cifar.test.take(10)) == cnnbook.evaluate(stored.model, cifar.test.take(10))["accuracy"]

@@ -33,6 +33,8 @@ def test_validation_split_is_fixed_by_the_seed():
 
 def test_subset_takes_that_many_and_rejects_too_many(tiny_split):
     assert len(tiny_split.take(10)) == 10
+    assert len(tiny_split.take_up_to(10)) == 10 and len(tiny_split.take_up_to(1000)) == len(tiny_split)
+    assert torch.equal(tiny_split.take_up_to(10, seed=3).images, tiny_split.take(10, seed=3).images)
     with pytest.raises(ValueError, match="between 1 and 64"):
         tiny_split.take(65)
 
