@@ -9,7 +9,8 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * a request to the local server failed (a broken local link or asset);
 * it is a chapter page (--chapters glob) with no loaded <img> inside <main>/<article> (the notebook lost its figures);
 * its prose shows a Markdown table as text (a `|---|---|` line outside <pre>/<code>: a table output was not rendered);
-* its prose shows TeX delimiters \\( or \\[ once MathJax has finished (math that was never typeset);
+* its prose shows TeX delimiters \\( or \\[, or a $ before a TeX command, once MathJax has finished (math that was
+  never typeset, e.g. a line break inside $...$ that Markdown read as a list item);
 * some visible text in <main>/<article> (prose, table cells, cell outputs, captions, code) has a contrast ratio under
   3:1 against the background it is drawn on (the first opaque background among its ancestors), in the theme's light
   mode or its dark mode (<html data-theme="dark">, chosen through localStorage as the theme's switch does): light text
@@ -106,7 +107,7 @@ CONTRAST_JS = """const minimum = arguments[0];
       }
     }
     return low;"""
-RAW_MATH = re.compile(r"\\\(|\\\[")
+RAW_MATH = re.compile(r"\\\(|\\\[|\$[^$]{0,80}?\\[A-Za-z]")  # \( \[ or $ ... \command left as text
 RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|[\u2013\u2014]+):?\s*\|")  # Sphinx turns --- into an em dash
 
 

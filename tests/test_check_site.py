@@ -89,6 +89,7 @@ def test_broken_pages_fail(tmp_path):
             "boom.html": '<script>throw new Error("boom")</script>',
             "notebooks/nofig.html": "<main><h1>No figures</h1></main>",
             "rawmath.html": "<main><p>\\(y = F(x) + x\\) without MathJax</p></main>",
+            "rawdollar.html": "<main><p>$y = \\mathrm{ReLU}(F(x)</p><ul><li>x)$ read as a list</li></ul></main>",
             "rawtable.html": "<main><p>| model | accuracy |\n|---|---|\n| resnet20 | 85% |</p></main>",
         },
     )
@@ -101,7 +102,8 @@ def test_broken_pages_fail(tmp_path):
     assert "FAIL notebooks/nofig.html" in out and "no figures" in out
     assert "FAIL rawtable.html" in out and "Markdown table shown as text" in out
     assert "FAIL rawmath.html" in out and "math shown as TeX source" in out
-    assert "OK   notebooks/ch.html" in out and "10 pages, 5 OK, 5 failed" in out
+    assert "FAIL rawdollar.html" in out
+    assert "OK   notebooks/ch.html" in out and "11 pages, 5 OK, 6 failed" in out
     assert out.count("local request failed: /missing.png") == 1  # the dark-mode reload's repeat is not listed again
     shots = ["ch-dark.png", "ch.png", "nofig-dark.png", "nofig.png"]
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == shots
