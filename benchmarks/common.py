@@ -46,6 +46,22 @@ def peak_gflops(info: dict, ghz: float | None = None) -> float | None:
     return info["cores"] * ghz * flops_per_cycle
 
 
+def measured_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Measured peak: GFLOP/s of an ``n`` x ``n`` matrix product in ``dtype`` on this process's
+    threads (median of ``repeats`` after a warm-up), the most the same cores give to one large
+    dense kernel. bf16 without native support measures the emulation."""
+    import time
+
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b  # warm-up: kernel selection, page faults
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - started)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
 def _cpu_ghz() -> float | None:
     try:
         with open("/proc/cpuinfo") as f:

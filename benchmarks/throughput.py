@@ -8,7 +8,8 @@
     which separates the pipeline's gain from the number format's.
 
 Repeats are interleaved (a, b, c, a, b, c, ...) and medians reported. GFLOP/s are compared with
-the nominal peak of the number format used (bf16 dot products run at twice the FP32 rate).
+the nominal peak of the number format used (bf16 dot products run at twice the FP32 rate) and
+with a measured one: a large matrix product in that format on the same cores.
 
     python benchmarks/throughput.py [--models resnet20 googlenet_cifar] [--repeats 3] [--json]
 """
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SourceStyleDataset, machine, peak_gflops  # noqa: E402
+from common import SourceStyleDataset, machine, measured_peak_gflops, peak_gflops  # noqa: E402
 
 import cnnbook  # noqa: E402
 from cnnbook.cost import multiply_adds  # noqa: E402
@@ -79,6 +80,7 @@ def main(argv=None) -> dict:
     peak = peak_gflops(info)
     precision = resolve_precision("auto", "cpu")
     format_peak = peak * (2 if precision == "bf16" else 1) if peak else None
+    measured = {p: measured_peak_gflops(torch.bfloat16 if p == "bf16" else torch.float32) for p in ("fp32", "bf16")}
     results = {}
     for name in args.models:
         cnnbook_images_per_s(name, data.train.take(512))  # warm-up: allocator, kernels
@@ -103,12 +105,15 @@ def main(argv=None) -> dict:
             "achieved_gflop_per_s": round(c * train_gflops, 1),
             "fraction_of_peak": round(c * train_gflops / format_peak, 3) if peak else None,
             "fp32_fraction_of_fp32_peak": round(c32 * train_gflops / peak, 3) if peak else None,
+            "fraction_of_measured_peak": round(c * train_gflops / measured[precision], 3),
+            "fp32_fraction_of_measured_fp32_peak": round(c32 * train_gflops / measured["fp32"], 3),
         }
     out = {
         "machine": info,
         "cnnbook_precision": precision,
         "nominal_peak_gflop_per_s": peak,
         "nominal_peak_of_cnnbook_precision": format_peak,
+        "measured_peak_gflop_per_s": {p: round(v, 1) for p, v in measured.items()},
         "repeats": args.repeats,
         "images": args.images,
         "models": results,
@@ -123,15 +128,19 @@ def main(argv=None) -> dict:
             else ""
         )
         print(
+            "measured peak (2048x2048 matrix product): "
+            + ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in measured.items())
+        )
+        print(
             f"{'model':<18}{'source img/s':>14}{'cnnbook img/s':>15}{'ratio':>8}{'fp32 img/s':>12}{'ratio':>8}"
-            f"{'GFLOP/s':>9}{'of peak':>9}"
+            f"{'GFLOP/s':>9}{'of peak':>9}{'of measured':>13}"
         )
         for name, r in results.items():
             frac = f"{100 * r['fraction_of_peak']:.0f}%" if r["fraction_of_peak"] else "?"
             print(
                 f"{name:<18}{r['seed_images_per_s']:>14.0f}{r['cnnbook_images_per_s']:>15.0f}"
                 f"{r['ratio']:>8.2f}{r['cnnbook_fp32_images_per_s']:>12.0f}{r['ratio_fp32']:>8.2f}"
-                f"{r['achieved_gflop_per_s']:>9.0f}{frac:>9}"
+                f"{r['achieved_gflop_per_s']:>9.0f}{frac:>9}{100 * r['fraction_of_measured_peak']:>12.0f}%"
             )
     return out
 
