@@ -139,9 +139,9 @@ def test_a_callback_returning_true_stops_training_early(tiny_split):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_path):
     """The loss falls on real images in either precision (bf16 is emulated, and slow, on CPUs without it)."""
-    train = cifar.train.take(512, seed=0)
+    train = cifar.train.take(256, seed=0)
     cnnbook.set_seed(0)
-    h = fit(cnnbook.get_model("resnet20"), train, train.take(64, seed=1), epochs=3, batch_size=64, lr=0.1,
+    h = fit(cnnbook.get_model("resnet20"), train, train.take(32, seed=1), epochs=3, batch_size=32, lr=0.05,
             label_smoothing=0.0, precision=precision, checkpoint=tmp_path / "ckpt.pt", device="cpu",
             progress=False)  # fmt: skip
     assert h["train_loss"][-1] < h["train_loss"][0] - 0.1
