@@ -14,8 +14,7 @@ from . import class_transfer
 from .budgets import Budget, get_budget
 from .data import CIFAR10, Split, load_cifar10
 from .device import default_device, resolve_precision
-from .models import list_models
-from .models.registry import get_builder
+from .models import list_models, model_meta
 from .recipe import Recipe, train_model
 from .reference import (
     SIDE_PRECISION,
@@ -69,7 +68,7 @@ def start_chapter(
 ) -> tuple[Budget, CIFAR10, torch.device]:
     """The budget (its chapter recipe with the notebook's non-None ``overrides``), CIFAR-10 at its
     sizes, and the device. ``model`` is checked against the chapter's model ``family`` (the
-    registry module, e.g. ``"resnet"``) before anything runs."""
+    ``chapter`` of its ``model_meta``, e.g. ``"resnet"``) before anything runs."""
     if model is not None:
         check_chapter_model(model, family)
     cfg = get_budget(budget, **overrides)
@@ -87,10 +86,10 @@ def start_chapter(
 
 
 def check_chapter_model(model: str, family: str | None) -> None:
-    """A one-line error unless ``model`` is a registry model of ``family``."""
-    builder = get_builder(model)  # unknown names: a ValueError listing the valid ones
-    if family is not None and builder.__module__.rsplit(".", 1)[-1] != family:
-        same = [m for m in list_models() if get_builder(m).__module__.rsplit(".", 1)[-1] == family]
+    """A one-line error unless ``model`` is a registry model of ``family`` (its ``model_meta`` chapter)."""
+    meta = model_meta(model)  # unknown names: a ValueError listing the valid ones
+    if family is not None and meta.chapter != family:
+        same = [m for m in list_models() if model_meta(m).chapter == family]
         raise ValueError(
             f"MODEL {model!r} is not a {family} model, which this chapter needs; choose one of: {', '.join(same)}"
         )

@@ -1,21 +1,47 @@
+from pathlib import Path
+
 import pytest
 import torch
 
-from cnnbook.models import count_parameters, get_model, list_models
+from cnnbook.models import ModelMeta, count_parameters, get_model, list_models, model_meta
 
-# He et al. 2016, Table 6 (0.27M ... 1.7M), exact for option-A shortcuts and 10 classes.
-CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if model_meta(n).published_params])
+def test_published_parameter_counts_hold(name):
+    meta = model_meta(name)
+    ours = count_parameters(get_model(name, **meta.published_with))
+    assert meta.matches(ours), f"{name}: {ours:,} parameters, published {meta.published_params:,}"
+
+
+def test_published_counts_match_exactly_or_as_the_paper_rounds():
+    assert ModelMeta("p", "c", 32, published_params=270_000).matches(269_722)
+    assert not ModelMeta("p", "c", 32, published_params=270_000).matches(275_001)
+    assert ModelMeta("p", "c", 32, published_params=800_000).matches(769_162)  # 0.8M: one digit
+    assert not ModelMeta("p", "c", 32, published_params=7_978_856, exact=True).matches(7_978_857)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_names_a_cited_paper_an_existing_chapter_and_an_input_it_accepts(name):
+    meta = model_meta(name)
+    assert f"{{{meta.paper}," in (ROOT / "book" / "references.bib").read_text()
+    assert list((ROOT / "notebooks").glob(f"*_{meta.chapter}.ipynb"))
+    assert meta.input_size >= get_model(name).min_size
+
+
+def test_unknown_name_has_no_metadata():
+    with pytest.raises(ValueError, match=r"unknown model 'resnet21'.*Valid names"):
+        model_meta("resnet21")
 
 
 def test_seed_resnet18_has_exactly_the_sources_parameter_count():
     assert count_parameters(get_model("resnet18")) == 11_173_962
 
 
-@pytest.mark.parametrize("depth", sorted(CIFAR_PARAMS))
-def test_cifar_resnets_match_table6_and_plain_twins_match_them(depth):
-    assert count_parameters(get_model(f"resnet{depth}")) == CIFAR_PARAMS[depth]
-    assert count_parameters(get_model(f"plain{depth}")) == CIFAR_PARAMS[depth]
-    assert abs(CIFAR_PARAMS[depth] / 1e6 - {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}[depth]) < 0.03
+@pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
+def test_plain_twins_have_exactly_their_resnets_parameters(depth):
+    assert count_parameters(get_model(f"plain{depth}")) == count_parameters(get_model(f"resnet{depth}"))
 
 
 def test_plain_nets_have_no_shortcuts_and_resnets_do():
@@ -40,7 +66,7 @@ def test_gradients_reach_the_first_layer():
 
 
 def test_projection_shortcuts_add_parameters():
-    assert count_parameters(get_model("resnet20", shortcut="projection")) > CIFAR_PARAMS[20]
+    assert count_parameters(get_model("resnet20", shortcut="projection")) > count_parameters(get_model("resnet20"))
 
 
 def test_unknown_model_name_lists_valid_names_and_suggests():

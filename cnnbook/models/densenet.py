@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .base import ImageClassifier
-from .registry import register_model
+from .registry import ModelMeta, register_model
 
 STEMS = ("imagenet", "cifar")
 
@@ -186,7 +186,17 @@ class DenseNet(ImageClassifier):
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-@register_model()
+@register_model(
+    meta=ModelMeta(
+        "huang2017densely",
+        chapter="densenet",
+        input_size=224,
+        published_params=7_978_856,
+        published_with={"num_classes": 1000},
+        published_in="torchvision",
+        exact=True,
+    )
+)
 def densenet121(num_classes: int = 10, memory_efficient: bool = False) -> DenseNet:
     """DenseNet-121 (k=32, blocks 6/12/24/16, ImageNet stem): torchvision's layout, 8.0M params."""
     return DenseNet(
@@ -194,13 +204,14 @@ def densenet121(num_classes: int = 10, memory_efficient: bool = False) -> DenseN
     )
 
 
-@register_model()
+# Huang et al. (2017), Table 2: 0.8M parameters.
+@register_model(meta=ModelMeta("huang2017densely", chapter="densenet", input_size=32, published_params=800_000))
 def densenet_bc100(num_classes: int = 10, memory_efficient: bool = False) -> DenseNet:
     """DenseNet-BC L=100, k=12 for CIFAR: three blocks of 16 bottleneck layers (0.8M params)."""
     return DenseNet(12, (16, 16, 16), 24, stem="cifar", num_classes=num_classes, memory_efficient=memory_efficient)
 
 
-@register_model()
+@register_model(meta=ModelMeta("huang2017densely", chapter="densenet", input_size=32))
 def densenet_cifar(num_classes: int = 10, memory_efficient: bool = False) -> DenseNet:
     """A compact DenseNet-BC for CPU budgets: k=16, blocks 1/4/8/8 at 32/16/8/4 pixels (0.2M).
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .base import ImageClassifier
-from .registry import register_model
+from .registry import ModelMeta, register_model
 
 
 class ConvBNReLU(nn.Sequential):
@@ -206,7 +206,17 @@ GOOGLENET_CIFAR_STAGES: Stages = (
 )
 
 
-@register_model()
+@register_model(
+    meta=ModelMeta(
+        "szegedy2015going",
+        chapter="inception",
+        input_size=224,
+        published_params=6_624_904,  # torchvision's googlenet without its auxiliary heads
+        published_with={"num_classes": 1000, "wide_kernel": 3},
+        published_in="torchvision",
+        exact=True,
+    )
+)
 def googlenet(num_classes: int = 10, aux_logits: bool = False, wide_kernel: int = 5) -> GoogLeNet:
     """GoogLeNet (Inception v1) for 224x224 ImageNet images, BatchNorm after every convolution.
 
@@ -227,7 +237,8 @@ def googlenet(num_classes: int = 10, aux_logits: bool = False, wide_kernel: int 
     )
 
 
-@register_model()
+# Its stem is GoogLeNet's, but the source text (and Chapter 2) feed it 32x32 CIFAR-10 images.
+@register_model(meta=ModelMeta("szegedy2015going", chapter="inception", input_size=32))
 def inception_net(num_classes: int = 10) -> GoogLeNet:
     """The source text's small Inception network: a 7x7 stem, modules 3a, 3b and 4a."""
     stem = nn.Sequential(
@@ -240,7 +251,7 @@ def inception_net(num_classes: int = 10) -> GoogLeNet:
     return GoogLeNet(stem, 192, INCEPTION_NET_STAGES, pools, num_classes)
 
 
-@register_model()
+@register_model(meta=ModelMeta("szegedy2015going", chapter="inception", input_size=32))
 def googlenet_cifar(num_classes: int = 10, aux_logits: bool = False) -> GoogLeNet:
     """A compact GoogLeNet for 32x32 images: a 3x3 stem, then modules at 16x16 and at 8x8.
 

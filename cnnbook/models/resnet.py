@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ImageClassifier
-from .registry import register_model
+from .registry import ModelMeta, register_model
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -233,15 +233,17 @@ class ResNet(ImageClassifier):
 
 IMAGENET_WIDTHS = [64, 128, 256, 512]
 CIFAR_WIDTHS = [16, 32, 64]
+# He et al. (2016), Table 6: the CIFAR ResNets' parameters, rounded as the paper rounds them.
+TABLE6_PARAMS = {20: 270_000, 32: 460_000, 44: 660_000, 56: 850_000, 110: 1_700_000}
 
 
-@register_model()
+@register_model(meta=ModelMeta("he2016deep", chapter="resnet", input_size=32))
 def resnet18(num_classes: int = 10) -> ResNet:
     """ResNet-18 of the source text: basic blocks [2, 2, 2, 2], 3x3 CIFAR stem (11.2M params)."""
     return ResNet("basic", [2, 2, 2, 2], IMAGENET_WIDTHS, num_classes)
 
 
-@register_model()
+@register_model(meta=ModelMeta("he2016deep", chapter="resnet", input_size=32))
 def resnet50(num_classes: int = 10) -> ResNet:
     """ResNet-50 layout with bottleneck blocks [3, 4, 6, 3] and the 3x3 CIFAR stem (23.5M)."""
     return ResNet("bottleneck", [3, 4, 6, 3], IMAGENET_WIDTHS, num_classes)
@@ -279,8 +281,9 @@ def _register_cifar(depth: int) -> None:
 
     resnet.__doc__ = f"He et al.'s CIFAR ResNet-{depth} (Table 6), identity shortcuts."
     plain.__doc__ = f"Plain-{depth}: ResNet-{depth} without its shortcuts (He et al., Fig. 6)."
-    register_model(f"resnet{depth}")(resnet)
-    register_model(f"plain{depth}")(plain)
+    published = ModelMeta("he2016deep", chapter="resnet", input_size=32, published_params=TABLE6_PARAMS[depth])
+    register_model(f"resnet{depth}", meta=published)(resnet)
+    register_model(f"plain{depth}", meta=ModelMeta("he2016deep", chapter="resnet", input_size=32))(plain)
 
 
 def _register_cifar_preact(depth: int) -> None:
@@ -290,7 +293,7 @@ def _register_cifar_preact(depth: int) -> None:
         )
 
     preact.__doc__ = f"Pre-activation ResNet-{depth} (He et al., 2016b): ResNet-{depth} with BN-ReLU-conv blocks."
-    register_model(f"preact_resnet{depth}")(preact)
+    register_model(f"preact_resnet{depth}", meta=ModelMeta("he2016identity", chapter="resnet", input_size=32))(preact)
 
 
 for _depth in (20, 32, 44, 56, 110):
