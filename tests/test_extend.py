@@ -1,0 +1,93 @@
+"""A new architecture needs its own file and nothing else: registered, it reaches every entry point."""
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from cnnbook import cli, cost
+from cnnbook.chapter import check_chapter_model
+from cnnbook.data import CIFAR10
+from cnnbook.models import count_parameters, get_model, list_models, model_meta, registry
+from cnnbook.recipe import Recipe, train_model
+from cnnbook.reference import RunSpec
+
+TOY_MODULE = '''
+import torch
+from torch import nn
+
+from cnnbook.models import ImageClassifier, ModelMeta, register_model
+
+
+class TinyResNet(ImageClassifier):
+    """A 3x3 stem, one residual block and a linear classifier."""
+
+    def __init__(self, num_classes: int, width: int):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.branch = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width))
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward_logits(self, x):
+        x = self.stem(x)
+        return self.fc(torch.relu(x + self.branch(x)).mean((2, 3)))
+
+
+@register_model(meta=ModelMeta("he2016deep", "resnet", 32))
+def tiny_resnet(num_classes: int = 10, width: int = 8) -> TinyResNet:
+    return TinyResNet(num_classes, width)
+'''
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    """``tiny_resnet``, registered by importing a module written to ``tmp_path``; forgotten afterwards."""
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    path = tmp_path / "toy_arch.py"
+    path.write_text(TOY_MODULE)
+    spec = importlib.util.spec_from_file_location("toy_arch", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    return "tiny_resnet"
+
+
+@pytest.fixture
+def tiny_data(tiny_split):
+    return CIFAR10(tiny_split, tiny_split.take(16, seed=0), tiny_split, tuple("abcdefghij"), "test", "memory")
+
+
+def test_the_registry_and_the_chapter_know_a_new_architecture(toy):
+    assert toy in list_models()
+    assert get_model(toy, num_classes=3, width=4).fc.out_features == 3
+    assert model_meta(toy).chapter == "resnet" and model_meta(toy).input_size == 32
+    check_chapter_model(toy, "resnet")  # Chapter 1 would accept MODEL = "tiny_resnet"
+
+
+def test_the_cost_table_measures_a_new_architecture(toy):
+    model = get_model(toy)
+    assert count_parameters(model) == (3 + 8) * 8 * 9 + 2 * 2 * 8 + 8 * 10 + 10  # convolutions, BatchNorms, fc
+    size = model_meta(toy).input_size
+    assert cost.multiply_adds(model, (1, 3, size, size)) == (3 + 8) * 8 * 9 * size**2 + 8 * 10
+
+
+def test_the_cli_lists_and_trains_a_new_architecture(toy, tiny_data, tmp_path, monkeypatch, capsys):
+    assert cli.main(["models"]) == 0
+    assert re.search(r"tiny_resnet\s+914\n", capsys.readouterr().out)
+    monkeypatch.setattr(cli, "load_cifar10", lambda **sizes: tiny_data)  # 64 random images, no files
+    out = tmp_path / "run"
+    args = ["--budget", "smoke", "--epochs", "1", "--batch-size", "32", "--precision", "fp32", "--no-progress"]
+    assert cli.main(["train", "--model", toy, *args, "--out", str(out)]) == 0
+    record = json.loads((out / "history.json").read_text())
+    assert record["model"] == toy and len(record["records"]) == 1
+
+
+def test_reference_runs_fingerprint_and_train_a_new_architecture(toy, tiny_split):
+    recipe = Recipe(epochs=1, batch_size=32, lr=0.1, precision="fp32")
+    assert re.fullmatch(r"[0-9a-f]{16}", RunSpec(toy, "side", recipe).fingerprint())
+    assert RunSpec(toy, "side", recipe).fingerprint() != RunSpec("resnet20", "side", recipe).fingerprint()
+    model, history = train_model(toy, recipe, tiny_split, progress=False)
+    assert len(history) == 1 and history.records[0]["images"] == 64 and model.registry_name == toy
+
+
+def test_the_registry_has_forgotten_the_toy():
+    assert "tiny_resnet" not in list_models()
