@@ -296,16 +296,19 @@ def evaluate(
     transform=None,
     precision: str = "auto",
     predictions: bool = False,
+    flip: bool = False,
 ) -> dict:
     """Mean cross-entropy and accuracy of ``model`` on ``split`` (no augmentation), and with
     ``predictions=True`` the predicted class of every image (a CPU tensor), from the same pass.
+    ``flip=True`` also classifies every image mirrored and averages the two logits (test-time
+    augmentation, twice the cost).
 
     Under ``torchrun`` each process evaluates its share and the results are combined.
     """
     ctx = distributed.context()
     if predictions and ctx.world_size > 1:
         raise ValueError("predictions=True needs a single process: under torchrun each one sees only its share")
-    preds, labels, loss_sum = _predict(model, split, batch_size, transform, precision, ctx.shard)
+    preds, labels, loss_sum = _predict(model, split, batch_size, transform, precision, ctx.shard, flip)
     totals = distributed.all_reduce(
         torch.stack(
             [
@@ -331,9 +334,16 @@ def predict(
 
 
 def _predict(
-    model: nn.Module, split: Split, batch_size: int, transform, precision, shard: tuple[int, int] = (0, 1)
+    model: nn.Module,
+    split: Split,
+    batch_size: int,
+    transform,
+    precision,
+    shard: tuple[int, int] = (0, 1),
+    flip: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Predictions, labels and summed loss over ``split`` (this process's ``shard`` of it)."""
+    """Predictions, labels and summed loss over ``split`` (this process's ``shard`` of it); ``flip``
+    averages the logits of each image and its mirror image."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -344,6 +354,8 @@ def _predict(
     for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
         with autocast(device, precision):
             logits = model(x)
+            if flip:
+                logits = (logits + model(x.flip(-1))) / 2
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         preds.append(logits.argmax(1))
         labels.append(y)

@@ -207,6 +207,18 @@ def test_evaluate_and_predict_return_the_right_numbers(tiny_split, batch_size):
     assert with_predictions == result
 
 
+def test_flip_averages_the_logits_of_each_image_and_its_mirror_image(tiny_split):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+    x = cnnbook.data.normalize(tiny_split.images)
+    with torch.no_grad():
+        logits = (model(x) + model(x.flip(-1))) / 2
+    result = cnnbook.evaluate(model, tiny_split, batch_size=16, precision="fp32", flip=True, predictions=True)
+    assert torch.equal(result["predictions"], logits.argmax(1))
+    assert result["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, tiny_split.labels).item())
+    assert result["loss"] != pytest.approx(cnnbook.evaluate(model, tiny_split, precision="fp32")["loss"])
+
+
 def test_augment_false_trains_on_the_images_themselves(tiny_split):
     originals = {bytes(img.numpy()) for img in tiny_split.images}
 
