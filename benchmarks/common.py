@@ -46,14 +46,21 @@ def peak_gflops(info: dict, ghz: float | None = None) -> float | None:
     return info["cores"] * ghz * flops_per_cycle
 
 
-def measured_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """Measured peak: GFLOP/s of an ``n`` x ``n`` matrix product in ``dtype`` on this process's
-    threads (median of ``repeats`` after a warm-up), the most the same cores give to one large
-    dense kernel. bf16 without native support measures the emulation."""
+def measured_peak_gflops(dtype: torch.dtype, max_n: int = 4096, repeats: int = 5) -> float:
+    """Measured peak: GFLOP/s of a square matrix product in ``dtype`` on this process's threads
+    (median of ``repeats`` after a warm-up), the most the same cores give one large dense kernel.
+    The size doubles from 256 until a product takes 0.5 s or reaches ``max_n``, so an emulated
+    format (bf16 on a CPU without it can be 100x slower) is measured in seconds, not minutes."""
     import time
 
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    a @ b  # warm-up: kernel selection, page faults
+    n = 256
+    while True:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        started = time.perf_counter()
+        a @ b  # also the warm-up: kernel selection, page faults
+        if n >= max_n or time.perf_counter() - started > 0.5:
+            break
+        n *= 2
     times = []
     for _ in range(repeats):
         started = time.perf_counter()

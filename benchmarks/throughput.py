@@ -9,7 +9,8 @@
 
 Repeats are interleaved (a, b, c, a, b, c, ...) and medians reported. GFLOP/s are compared with
 the nominal peak of the number format used (bf16 dot products run at twice the FP32 rate) and
-with a measured one: a large matrix product in that format on the same cores.
+with a measured one: a large matrix product in that format on the same cores
+(``common.measured_peak_gflops``).
 
     python benchmarks/throughput.py [--models resnet20 googlenet_cifar] [--repeats 3] [--json]
 """
@@ -128,8 +129,7 @@ def main(argv=None) -> dict:
             else ""
         )
         print(
-            "measured peak (2048x2048 matrix product): "
-            + ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in measured.items())
+            "measured peak (a large matrix product): " + ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in measured.items())
         )
         print(
             f"{'model':<18}{'source img/s':>14}{'cnnbook img/s':>15}{'ratio':>8}{'fp32 img/s':>12}{'ratio':>8}"
