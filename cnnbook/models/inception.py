@@ -279,7 +279,7 @@ class BranchContributions:
 
 @torch.inference_mode()
 def branch_contributions(
-    model: GoogLeNet, split, activation_images: int = 256, batch_size: int = 500, precision: str = "auto"
+    model: GoogLeNet, split, activation_images: int = 256, batch_size: int = 100, precision: str = "auto"
 ) -> BranchContributions:
     """Describe (mean activation) and ablate (zero one branch at a time) every Inception branch.
 
