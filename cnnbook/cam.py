@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models.base import evaluation_mode
+
 
 def grad_cam(
     model: nn.Module, images: torch.Tensor, layer: str, classes: torch.Tensor | None = None
@@ -31,14 +33,12 @@ def grad_cam(
         store["activation"] = output
         output.register_hook(lambda grad: store.__setitem__("gradient", grad))
 
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     saved_grads = {name: p.grad for name, p in model.named_parameters()}
     model.zero_grad(set_to_none=True)  # backward must not add into the caller's gradients
     handle = modules[layer].register_forward_hook(keep)
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), evaluation_mode(model):
             x = images.to(device).float().requires_grad_(True)
             logits = model(x)
             if classes is None:
@@ -47,7 +47,6 @@ def grad_cam(
             logits.gather(1, classes[:, None]).sum().backward()
     finally:
         handle.remove()
-        model.train(was_training)
         for name, p in model.named_parameters():
             p.grad = saved_grads[name]
     activation, gradient = store["activation"].detach(), store["gradient"]

@@ -23,8 +23,8 @@ from torch import nn
 from .budgets import FewShot
 from .data import CIFAR10, Split
 from .recipe import Recipe, train_model
-from .train import History, evaluate, fit, set_seed
-from .transfer import fit_head
+from .train import EVAL_BATCH, History, evaluate, fit, set_seed
+from .transfer import fit_head, head_inputs
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4, 5)  # airplane, automobile, bird, cat, deer, dog
 TARGET_CLASSES = (6, 7, 8, 9)  # frog, horse, ship, truck
@@ -66,18 +66,9 @@ def pretrain(
     )
 
 
-@torch.inference_mode()
-def body_features(model: nn.Module, split: Split, batch_size: int = 500) -> torch.Tensor:
+def body_features(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """The pooled features a ResNet's ``fc`` head reads, for every image of ``split``."""
-    head, model.fc = model.fc, nn.Identity()
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        return torch.cat([model(x).float().cpu() for x, _ in split.to(device).batches(batch_size)])
-    finally:
-        model.fc = head
-        model.train(was_training)
+    return head_inputs(model, "fc", split, batch_size)
 
 
 def compare(

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .device import synchronize
+from .models.base import evaluation_mode
 
 
 def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -20,13 +21,10 @@ def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     PyTorch's counter reports FLOPs (2 per multiply-add for convolutions and matrix
     products); we halve it. Divide by the batch size for a per-image figure.
     """
-    was_training = module.training
-    module.eval()
     param = next(module.parameters(), None)
     x = torch.zeros(input_shape, device=param.device if param is not None else "cpu")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), evaluation_mode(module), FlopCounterMode(display=False) as counter:
         module(x)
-    module.train(was_training)
     return counter.get_total_flops() // 2
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models.base import evaluation_mode
+
 
 @contextmanager
 def capture_outputs(model: nn.Module, names: list[str]):
@@ -35,12 +37,9 @@ def _saver(store: dict, name: str):
 @torch.no_grad()
 def feature_maps(model: nn.Module, images: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
     """Outputs of the named submodules for a normalised batch ``images`` (model in eval mode)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    with capture_outputs(model, names) as store:
+    with capture_outputs(model, names) as store, evaluation_mode(model):
         model(images.to(device))
-    model.train(was_training)
     return {n: store[n].cpu() for n in names}
 
 

@@ -28,6 +28,7 @@ from .data import Split, normalize
 from .device import PRECISIONS as PRECISIONS
 from .device import autocast, configure_backends, default_device, resolve_precision
 from .device import native_bf16 as native_bf16
+from .models.base import evaluation_mode
 
 SCHEDULES = ("onecycle", "cosine", "constant")
 # Evaluation batch: on 2-core CPUs batches of 100 classify 1.3x (AMD EPYC with AVX-512, benchmarks/ablations.py)
@@ -347,22 +348,20 @@ def _predict(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions, labels and summed loss over ``split`` (this process's ``shard`` of it); ``flip``
     averages the logits of each image and its mirror image."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     split = split.to(device)
     _check_inputs(model, transform, evaluated=split)
     preds, labels, loss_sum = [], [], torch.zeros((), device=device)
-    for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
-        with autocast(device, precision):
-            logits = model(x)
-            if flip:
-                logits = (logits + model(x.flip(-1))) / 2
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-        preds.append(logits.argmax(1))
-        labels.append(y)
-    model.train(was_training)
+    with evaluation_mode(model):
+        for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
+            with autocast(device, precision):
+                logits = model(x)
+                if flip:
+                    logits = (logits + model(x.flip(-1))) / 2
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            preds.append(logits.argmax(1))
+            labels.append(y)
     return torch.cat(preds), torch.cat(labels), loss_sum
 
 
@@ -389,11 +388,8 @@ def _check_inputs(model: nn.Module, transform, **splits: Split | None) -> None:
                 f"the transform gives {x.dtype} inputs but the model's weights are {weights.dtype}: "
                 f"end the transform with .to({weights.dtype})"
             )
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), evaluation_mode(model):
             outputs = model(x).shape[-1]
-        model.train(was_training)
         classes = int(split.labels.max()) + 1
         if classes > outputs:
             raise ValueError(

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split
+from .models.base import evaluation_mode
 from .train import History, evaluate, fit
 
 # name -> (torchvision weights enum, attribute of the classification head)
@@ -127,20 +128,24 @@ def head_of(model: nn.Module) -> nn.Module:
 
 
 @torch.inference_mode()
-def extract_features(model: nn.Module, split: Split, transform: ImageNetInput, batch_size: int = 64) -> torch.Tensor:
-    """Run the backbone (everything but the head) once over ``split``: ``(N, D)`` features."""
-    name = MODELS[model.registry_name.removeprefix("torchvision.")][1]
-    head = getattr(model, name)
-    setattr(model, name, nn.Identity())
-    was_training = model.training
-    model.eval()
+def head_inputs(model: nn.Module, head: str, split: Split, batch_size: int, transform=None) -> torch.Tensor:
+    """What the submodule ``head`` of ``model`` reads for every image of ``split`` (the backbone's
+    features, ``(N, D)`` on the CPU), with the model in evaluation mode and its head kept."""
+    saved = getattr(model, head)
+    setattr(model, head, nn.Identity())
     device = next(model.parameters()).device
     try:
-        feats = [model(x).float() for x, _ in split.to(device).batches(batch_size, transform=transform)]
+        with evaluation_mode(model):
+            batches = split.to(device).batches(batch_size, transform=transform)
+            return torch.cat([model(x).float().cpu() for x, _ in batches])
     finally:
-        setattr(model, name, head)
-        model.train(was_training)
-    return torch.cat(feats).cpu()
+        setattr(model, head, saved)
+
+
+def extract_features(model: nn.Module, split: Split, transform: ImageNetInput, batch_size: int = 64) -> torch.Tensor:
+    """Run the backbone (everything but the head) once over ``split``: ``(N, D)`` features."""
+    head = MODELS[model.registry_name.removeprefix("torchvision.")][1]
+    return head_inputs(model, head, split, batch_size, transform)
 
 
 def fit_head(

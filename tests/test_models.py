@@ -96,3 +96,19 @@ def test_list_models_sorts_depths_naturally():
 def test_bad_inputs_get_clear_errors(x, message):
     with pytest.raises((ValueError, TypeError), match=message):
         get_model("resnet18")(x)
+
+
+def test_evaluation_mode_restores_the_previous_mode_even_after_an_error():
+    from cnnbook.models.base import evaluation_mode
+
+    model = get_model("resnet20").train()
+    with evaluation_mode(model):
+        assert not model.training and not model.stem[1].training
+    assert model.training and model.stem[1].training
+    with pytest.raises(RuntimeError, match="boom"), evaluation_mode(model):
+        raise RuntimeError("boom")
+    assert model.training
+    model.eval()
+    with evaluation_mode(model):
+        pass
+    assert not model.training

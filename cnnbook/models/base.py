@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module):
+    """``model`` in evaluation mode within the block; its previous mode is restored after, also on an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class ImageClassifier(nn.Module):

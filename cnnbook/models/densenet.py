@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .base import ImageClassifier
+from .base import ImageClassifier, evaluation_mode
 from .registry import ModelMeta, register_model
 
 STEMS = ("imagenet", "cifar")
@@ -276,12 +276,10 @@ def trace_channels(model: DenseNet, images: torch.Tensor) -> list[dict]:
     kinds = (DenseLayer, DenseBlock, Transition)
     named = [(n, m) for n, m in model.features.named_modules() if isinstance(m, kinds) or n == "conv0"]
     handles = [m.register_forward_hook(record(n)) for n, m in named]
-    was_training = model.training
     try:
-        with torch.no_grad():
-            model.eval()(images)
+        with torch.no_grad(), evaluation_mode(model):
+            model(images)
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return rows

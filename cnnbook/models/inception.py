@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .base import ImageClassifier
+from .base import ImageClassifier, evaluation_mode
 from .registry import ModelMeta, register_model
 
 
@@ -293,27 +293,23 @@ def branch_contributions(
 
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"branch_contributions needs a GoogLeNet, got {type(model).__name__}")
-    layers = list(model.body.named_children())
-    starts = {k: f"body.{name}" for k, (name, layer) in enumerate(layers) if isinstance(layer, InceptionModule)}
-    paths = [[f"{module}.{branch}" for branch in InceptionModule.branches] for module in starts.values()]
-    outputs = probe.feature_maps(model, normalize(split.images[:activation_images]), sum(paths, []))
-    mean_activation = torch.tensor([[outputs[p].mean().item() for p in row] for row in paths])
+    layers = enumerate(model.body.named_children())
+    modules = {k: f"body.{name}" for k, (name, layer) in layers if isinstance(layer, InceptionModule)}
+    paths = {k: [f"{module}.{branch}" for branch in InceptionModule.branches] for k, module in modules.items()}
+    outputs = probe.feature_maps(model, normalize(split.images[:activation_images]), sum(paths.values(), []))
+    mean_activation = torch.tensor([[outputs[p].mean().item() for p in row] for row in paths.values()])
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
-    was_training = model.training
-    model.eval()
-    correct, ablated_correct = 0, torch.zeros(len(paths), len(InceptionModule.branches))
-    for x, y in split.to(device).batches(batch_size):
-        with autocast(device, precision):
-            h = model.stem(x)
-            for k, layer in enumerate(model.body):
-                if k in starts:
-                    row = list(starts).index(k)
-                    for j, path in enumerate(paths[row]):
+    correct, ablated_correct = 0, {k: torch.zeros(len(InceptionModule.branches)) for k in paths}
+    with evaluation_mode(model):
+        for x, y in split.to(device).batches(batch_size):
+            with autocast(device, precision):
+                h = model.stem(x)
+                for k, layer in enumerate(model.body):
+                    for j, path in enumerate(paths.get(k, [])):
                         with probe.zero_output(model, path):
-                            ablated_correct[row, j] += (model.forward_from(h, k).argmax(1) == y).sum().item()
-                h = layer(h)
-            correct += (model.classify(h).argmax(1) == y).sum().item()
-    model.train(was_training)
-    n = len(split)
-    return BranchContributions(list(starts.values()), mean_activation, (correct - ablated_correct) / n, correct / n)
+                            ablated_correct[k][j] += (model.forward_from(h, k).argmax(1) == y).sum().item()
+                    h = layer(h)
+                correct += (model.classify(h).argmax(1) == y).sum().item()
+    drop = (correct - torch.stack(list(ablated_correct.values()))) / len(split)
+    return BranchContributions(list(modules.values()), mean_activation, drop, correct / len(split))
