@@ -28,6 +28,7 @@ CACHE := _build/.jupyter_cache
 # Each chapter's steps (cnnbook.chapter.step), shown in the terminal as the build runs.
 STEPS := _build/steps.log
 JUPYTER_BOOK := $(VENV)/bin/jupyter-book
+BOOK_ENV := TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline
 book: $(STAMP)
 	@key="$$($(PY) -c 'from cnnbook.budgets import default_budget_name; print(default_budget_name())') \
 	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \
@@ -35,8 +36,7 @@ book: $(STAMP)
 		echo "book: budget, data, package or requirements changed: executing every notebook afresh"; \
 		rm -rf $(CACHE) _build/.doctrees _build/html; mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
 	@mkdir -p _build; : > $(STEPS); tail -f $(STEPS) & tailer=$$!; \
-	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline \
-		$(JUPYTER_BOOK) build .; status=$$?; kill $$tailer; exit $$status
+	$(BOOK_ENV) $(JUPYTER_BOOK) build .; status=$$?; kill $$tailer; exit $$status
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 # Two pytest processes: the notebooks' kernels start clean of anything the unit tests left behind.
@@ -60,8 +60,7 @@ check-site: $(STAMP)
 # The single page reuses the notebooks make book executed (same cache, same environment), so it executes nothing;
 # print_pdf.py checks that every chapter's title, raster figures and SVG diagrams made it into the PDF.
 pdf: book
-	TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline \
-		$(JUPYTER_BOOK) build . --builder singlehtml
+	$(BOOK_ENV) $(JUPYTER_BOOK) build . --builder singlehtml
 	$(PY) .ci/print_pdf.py _build/singlehtml _build/cnnbook.pdf
 
 unit: $(STAMP)
