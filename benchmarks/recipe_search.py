@@ -11,8 +11,8 @@ size, so the winner is confirmed on the CPU with ``benchmarks/time_to_accuracy.p
 
     python benchmarks/recipe_search.py --workers 12 --deadline 300 --out search.jsonl
 
-Warm-up share and the averages are set through the optimiser/scheduler factories of
-``cnnbook.train`` (an experiment harness): whichever wins moves into the recipe.
+Warm-up share and the averages are set by replacing the optimiser and scheduler factories that
+``cnnbook.train`` calls (an experiment harness): whichever wins moves into the recipe.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
 from cnnbook import train as train_module  # noqa: E402
+from cnnbook.optim import make_optimizer, make_scheduler  # noqa: E402
 
 EMA_DECAYS = (0.99, 0.998)
-MAKE_OPTIMIZER, MAKE_SCHEDULER = train_module.make_optimizer, train_module.make_scheduler
 BASE = cnnbook.get_budget("quick").chapter
 
 
@@ -69,9 +69,9 @@ def candidates(seeds: int) -> list[dict]:
 
 
 def warmup_scheduler(share: float):
-    """The one-cycle schedule of ``cnnbook.train.make_scheduler`` with another warm-up share."""
+    """The one-cycle schedule of ``cnnbook.optim.make_scheduler`` with another warm-up share."""
 
-    def make(optimizer, schedule, lr, total_steps):
+    def make(optimizer, schedule, total_steps):
         warmup = max(1, round(share * total_steps))
 
         def factor(step):
@@ -92,8 +92,8 @@ def run_one(spec: dict, data) -> dict:
     model = cnnbook.get_model(spec["model"], **model_kwargs)
     averages = {}
 
-    def optimizer_with_averages(net, *args, **kwargs):
-        optimizer = MAKE_OPTIMIZER(net, *args, **kwargs)
+    def optimizer_with_averages(net, recipe):
+        optimizer = make_optimizer(net, recipe)
         for decay in EMA_DECAYS:
             averages[decay] = torch.optim.swa_utils.AveragedModel(
                 net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=True
@@ -102,9 +102,9 @@ def run_one(spec: dict, data) -> dict:
         return optimizer
 
     train_module.make_optimizer = optimizer_with_averages
-    train_module.make_scheduler = warmup_scheduler(spec["warmup"]) if "warmup" in spec else MAKE_SCHEDULER
+    train_module.make_scheduler = warmup_scheduler(spec["warmup"]) if "warmup" in spec else make_scheduler
     start = time.perf_counter()
-    history = cnnbook.fit(model, data.train, data.val, seed=spec["seed"], progress=False, **recipe.fit_kwargs())
+    history = cnnbook.fit(model, data.train, data.val, recipe, seed=spec["seed"], progress=False)
     seconds = time.perf_counter() - start
     test = {}
     for label, net in [("trained", model)] + [(f"ema{d}", a.module) for d, a in averages.items()]:

@@ -32,7 +32,7 @@ from common import SourceStyleDataset, machine, measured_peak_gflops, peak_gflop
 
 import cnnbook  # noqa: E402
 from cnnbook.cost import multiply_adds  # noqa: E402
-from cnnbook.train import resolve_precision  # noqa: E402
+from cnnbook.device import resolve_precision  # noqa: E402
 
 
 def source_images_per_s(model_name: str, split, steps: int, warmup: int = 3) -> float:
@@ -62,9 +62,8 @@ def cnnbook_images_per_s(model_name: str, split, precision: str = "auto", batch_
     """One epoch of ``cnnbook.fit`` over ``split`` (no validation): its own images/s."""
     cnnbook.set_seed(0)
     model = cnnbook.get_model(model_name)
-    history = cnnbook.fit(
-        model, split, None, epochs=1, batch_size=batch_size, lr=0.1, progress=False, device="cpu", precision=precision
-    )
+    recipe = cnnbook.Recipe(epochs=1, batch_size=batch_size, lr=0.1, precision=precision)
+    history = cnnbook.fit(model, split, None, recipe, progress=False, device="cpu")
     return history.last["images_per_s"]
 
 

@@ -25,25 +25,17 @@ from common import machine  # noqa: E402
 import cnnbook  # noqa: E402
 
 RECIPES = {
-    "book": dict(
-        batch_size=256,
-        lr=0.4,
-        schedule="onecycle",
-        augment=True,
-        label_smoothing=0.1,
-        weight_decay=5e-4,
-        nesterov=True,
-        precision="auto",
-    ),
-    "source": dict(
+    "book": cnnbook.Recipe(epochs=8),  # --epochs sets the length of its one-cycle schedule
+    "source": cnnbook.Recipe(
+        epochs=1000,  # no schedule: it runs until the time is up
         batch_size=64,
         lr=0.001,
-        precision="fp32",
+        optimizer="sgd-classic",
+        weight_decay=0.0,
+        label_smoothing=0.0,
         schedule="constant",
         augment=False,
-        label_smoothing=0.0,
-        weight_decay=0.0,
-        nesterov=False,
+        precision="fp32",
     ),
 }
 
@@ -59,9 +51,7 @@ def run(recipe: str, data, epochs: int, target: float, minutes: float) -> dict:
         trace.append({"epoch": len(history), "minutes": round(elapsed, 3), "val_acc": history.last["val_acc"]})
         return history.last["val_acc"] >= target or elapsed >= minutes
 
-    cnnbook.fit(
-        model, data.train, data.val, epochs=epochs, seed=0, progress=False, callbacks=[clock], **RECIPES[recipe]
-    )
+    cnnbook.fit(model, data.train, data.val, RECIPES[recipe].with_(epochs=epochs), progress=False, callbacks=[clock])
     reached = next((t for t in trace if t["val_acc"] >= target), None)
     return {
         "recipe": recipe,

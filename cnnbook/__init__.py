@@ -3,9 +3,12 @@
 from .budgets import Budget, get_budget
 from .chapter import class_transfer_experiment, side_runs, start_chapter, train_chapter_model
 from .data import load_cifar10
+from .device import default_device
+from .evaluation import evaluate, predict
+from .history import History
 from .models import count_parameters, get_model, list_models
-from .recipe import Recipe, train_model
-from .train import History, default_device, evaluate, fit, predict, set_seed
+from .recipe import Recipe
+from .train import fit, set_seed, train_model
 
 __version__ = "0.1.0"
 __all__ = [

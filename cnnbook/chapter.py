@@ -14,8 +14,10 @@ from . import class_transfer
 from .budgets import Budget, get_budget
 from .data import CIFAR10, Split, load_cifar10
 from .device import default_device, resolve_precision
+from .evaluation import evaluate
+from .history import History
 from .models import list_models, model_meta
-from .recipe import Recipe, train_model
+from .recipe import Recipe
 from .reference import (
     SIDE_PRECISION,
     TRANSFER_MODEL,
@@ -25,7 +27,7 @@ from .reference import (
     matching_reference,
     reference_runs,
 )
-from .train import History, evaluate
+from .train import train_model
 from .viz import LivePlot
 
 

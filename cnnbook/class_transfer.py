@@ -22,8 +22,10 @@ from torch import nn
 
 from .budgets import FewShot
 from .data import CIFAR10, Split
-from .recipe import Recipe, train_model
-from .train import EVAL_BATCH, History, evaluate, fit, set_seed
+from .evaluation import EVAL_BATCH, evaluate
+from .history import History
+from .recipe import Recipe
+from .train import fit, set_seed, train_model
 from .transfer import fit_head, head_inputs
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4, 5)  # airplane, automobile, bird, cat, deer, dog
@@ -92,8 +94,7 @@ def compare(
     set_seed(seed)
     tuned = copy.deepcopy(pretrained).cpu()
     tuned.fc = nn.Linear(tuned.fc.in_features, k)
-    fit(tuned, train, None, seed=seed, device=device, progress=False,
-        **recipe.with_(lr=settings.finetune_lr).fit_kwargs())  # fmt: skip
+    fit(tuned, train, None, recipe.with_(lr=settings.finetune_lr), seed=seed, device=device, progress=False)
     rows.append(_row("fine-tune the whole network", tuned, evaluate(tuned, test)["accuracy"], train))
 
     scratch, _ = train_model(name, recipe, train, num_classes=k, seed=seed, device=device, progress=False)

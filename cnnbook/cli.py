@@ -16,11 +16,12 @@ from pathlib import Path
 from . import budgets, distributed, rundir
 from .checkpoint import CheckpointError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
+from .device import PRECISIONS, default_device
+from .evaluation import evaluate
 from .models import count_parameters, get_model, list_models
-from .recipe import train_model
 from .rundir import RunDirError
 from .sweep import SweepError
-from .train import PRECISIONS, TrainingDiverged, default_device, evaluate
+from .train import TrainingDiverged, train_model
 
 
 def positive_int(text: str) -> int:

@@ -91,6 +91,14 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
+def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` itself in a single process; under ``torchrun`` a ``DistributedDataParallel`` replica of it."""
+    if not context().enabled:
+        return model
+    device_ids = [device.index] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
 def all_reduce(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
     """``tensor`` summed (or maxed) over all processes, in place; unchanged when not distributed."""
     if context().enabled:

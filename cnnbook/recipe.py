@@ -1,6 +1,6 @@
 """Training recipes: everything that decides a training run, as one value.
 
-A :class:`Recipe` is what :func:`train_model` needs besides the model's name and the data.
+A :class:`Recipe` is what :func:`cnnbook.train.fit` needs besides the model and the data.
 Budgets are made of recipes (:mod:`cnnbook.budgets`); reference runs store the recipe they
 trained with and its :func:`fingerprint`, so a reference whose recipe no longer matches the
 code is never shown as if it did.
@@ -13,14 +13,11 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-import torch
 from torch import nn
 
-from .data import CIFAR10, Split
 from .models import get_model
-from .train import SCHEDULES, History, fit, set_seed
+from .optim import OPTIMIZERS, SCHEDULES
 
-OPTIMIZERS = ("sgd",)  # Nesterov SGD with weight decay: see cnnbook.train.make_optimizer
 # Bump when the training loop changes what a recipe trains (augmentation, loss, update order):
 # every stored fingerprint then stops matching and `make test` lists the references to rerun.
 LOOP_VERSION = 1
@@ -34,7 +31,7 @@ class Recipe:
     subset: int | None = None
     batch_size: int = 256
     lr: float = 0.4  # peak learning rate of the schedule
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"  # a name in cnnbook.optim.OPTIMIZERS: "sgd" (Nesterov), "sgd-classic", "adamw"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
@@ -67,20 +64,6 @@ class Recipe:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def fit_kwargs(self) -> dict:
-        """The keyword arguments of :func:`cnnbook.train.fit` this recipe decides."""
-        return {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "weight_decay": self.weight_decay,
-            "label_smoothing": self.label_smoothing,
-            "schedule": self.schedule,
-            "augment": self.augment,
-            "precision": self.precision,
-        }
-
 
 def architecture_signature(model: nn.Module) -> str:
     """A short hash of a model's parameter and buffer names and shapes: changes when the architecture does."""
@@ -100,32 +83,3 @@ def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **
         **extra,
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def train_model(
-    name: str,
-    recipe: Recipe,
-    data: CIFAR10 | Split,
-    *,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    val: Split | None = None,
-    **fit_options,
-) -> tuple[nn.Module, History]:
-    """Build registry model ``name`` (seeded) and train it with ``recipe`` on ``data``.
-
-    ``data`` is a :class:`CIFAR10` (train on ``recipe.subset`` of its training split,
-    validate on its validation split) or a training :class:`Split`. ``fit_options`` are the
-    run's mechanics, not its recipe: ``checkpoint``, ``resume``, ``progress``, ``callbacks``,
-    ``transform``; ``num_classes`` goes to the model.
-    """
-    if isinstance(data, CIFAR10):
-        train, val = data.train, data.val if val is None else val
-    else:
-        train = data
-    if recipe.subset is not None and recipe.subset < len(train):
-        train = train.take(recipe.subset, seed=seed)
-    set_seed(seed)
-    model = get_model(name, num_classes=fit_options.pop("num_classes", 10))
-    history = fit(model, train, val, seed=seed, device=device, **recipe.fit_kwargs(), **fit_options)
-    return model, history

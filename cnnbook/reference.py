@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from .budgets import BUDGETS, Budget, get_budget
+from .history import History
 from .models import get_model, list_models
 from .recipe import Recipe, fingerprint
-from .train import History
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")

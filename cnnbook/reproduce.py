@@ -23,10 +23,10 @@ from .budgets import get_budget
 from .checkpoint import save_checkpoint
 from .data import load_cifar10
 from .device import default_device, resolve_precision
-from .recipe import train_model
+from .evaluation import evaluate
 from .reference import RESULTS, RunSpec, select_runs
 from .rundir import acquire_lock, release_lock, write_json
-from .train import evaluate
+from .train import train_model
 
 
 def reproduce(

@@ -22,8 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split
+from .evaluation import evaluate
+from .history import History
 from .models.base import evaluation_mode
-from .train import History, evaluate, fit
+from .recipe import Recipe
+from .train import fit
 
 # name -> (torchvision weights enum, attribute of the classification head)
 MODELS = {
@@ -247,19 +250,7 @@ def fine_tune(
             raise
         model, transform = pretrained(name, num_classes, weights=None, input_size=input_size)
         unavailable = str(err)
-    history = fit(
-        model,
-        train,
-        None,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        label_smoothing=0.0,
-        transform=transform,
-        seed=seed,
-        device=device,
-        progress=progress,
-    )
+    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=0.0)
+    history = fit(model, train, None, recipe, transform=transform, seed=seed, device=device, progress=progress)
     accuracy = evaluate(model, test, batch_size=100, transform=transform)["accuracy"]
     return FineTuned(model, transform, history, accuracy, not unavailable, unavailable)

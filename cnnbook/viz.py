@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from .train import History
+from .history import History
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 

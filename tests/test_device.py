@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from cnnbook import cost, data, device, distributed, transfer
+from cnnbook.recipe import Recipe
 from cnnbook.train import fit
 
 
@@ -96,7 +97,7 @@ def test_fit_configures_the_backends_for_its_device_and_precision(monkeypatch, t
     calls = []
     monkeypatch.setattr("cnnbook.train.configure_backends", lambda *args: calls.append(args))
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
-    fit(model, tiny_split, epochs=1, batch_size=32, device="cpu", precision="fp32", progress=False)
+    fit(model, tiny_split, None, Recipe(epochs=1, batch_size=32, precision="fp32"), device="cpu", progress=False)
     assert calls == [(torch.device("cpu"), "fp32")]
 
 

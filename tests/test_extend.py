@@ -10,8 +10,9 @@ from cnnbook import cli, cost
 from cnnbook.chapter import check_chapter_model
 from cnnbook.data import CIFAR10
 from cnnbook.models import count_parameters, get_model, list_models, model_meta, registry
-from cnnbook.recipe import Recipe, train_model
+from cnnbook.recipe import Recipe
 from cnnbook.reference import RunSpec
+from cnnbook.train import train_model
 
 TOY_MODULE = '''
 import torch

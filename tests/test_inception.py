@@ -158,8 +158,8 @@ def test_branch_contributions_ablate_every_branch_of_every_module():
 def test_branch_contributions_match_whole_network_ablations():
     """Rerunning from the ablated module on gives what ablating and evaluating the whole network gives."""
     from cnnbook.data import Split, normalize
+    from cnnbook.evaluation import evaluate
     from cnnbook.models.inception import InceptionModule, branch_contributions
-    from cnnbook.train import evaluate
 
     torch.manual_seed(0)
     model = get_model("googlenet_cifar")

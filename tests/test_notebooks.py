@@ -1,6 +1,9 @@
 """Notebooks are committed clean and carry what papermill and the book need."""
 
+import ast
+import importlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,43 @@ def test_chapters_caption_their_key_figures_and_show_grad_cam(path):
     names = [c["metadata"]["mystnb"]["figure"]["name"] for c in cells if "mystnb" in c.get("metadata", {})]
     assert len(names) >= 2 and len(set(names)) == len(names)
     assert any("grad_cam(" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def python_snippets(path: Path) -> list[tuple[str, str]]:
+    """(kind, code) for every code cell and every ```python block of the Markdown (the solutions)."""
+    snippets = []
+    for cell in json.loads(path.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            snippets.append(("cell", source))
+        else:
+            snippets += [("solution", code) for code in re.findall(r"```python\n(.*?)```", source, re.S)]
+    return snippets
+
+
+def resolve(dotted: str):
+    """The object ``cnnbook.a.b...`` names, importing submodules as ``import cnnbook.a`` would."""
+    obj = importlib.import_module("cnnbook")
+    parts = dotted.split(".")[1:]
+    for i, part in enumerate(parts):
+        if not hasattr(obj, part) and hasattr(obj, "__path__"):  # a package: the part may be a submodule
+            importlib.import_module(".".join(["cnnbook", *parts[: i + 1]]))
+        assert hasattr(obj, part), f"{dotted}: {'.'.join(['cnnbook', *parts[:i]])} has no {part!r}"
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_code_and_solutions_name_only_what_cnnbook_has(path):
+    """The build never runs the solutions: they must at least parse, and every budget field
+    (``cfg.x``) and ``cnnbook.x.y`` they or the cells use must exist."""
+    from cnnbook import get_budget
+
+    budget = get_budget("smoke")
+    for kind, code in python_snippets(path):
+        if kind == "solution":
+            ast.parse(code)
+        for name in re.findall(r"\bcfg\.(\w+)", code):
+            assert hasattr(budget, name), f"{path.name}: a {kind} uses cfg.{name}, which a Budget does not have"
+        for dotted in re.findall(r"\bcnnbook(?:\.\w+)+", code):
+            resolve(dotted)  # raises naming the missing attribute or module

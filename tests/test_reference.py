@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cnnbook import get_budget
+from cnnbook.history import History
 from cnnbook.models import get_model
 from cnnbook.recipe import Recipe, fingerprint
 from cnnbook.reference import (
@@ -20,7 +21,6 @@ from cnnbook.reference import (
     stale_references,
 )
 from cnnbook.reproduce import reproduce
-from cnnbook.train import History
 
 
 def test_stored_references_match_the_code():

@@ -1,19 +1,30 @@
 import math
+from dataclasses import fields
 
 import pytest
 import torch
 
 import cnnbook
 from cnnbook.checkpoint import load_checkpoint
-from cnnbook.train import DETERMINISTIC_KEYS, TrainingDiverged, fit, make_scheduler, per_class_accuracy
+from cnnbook.evaluation import per_class_accuracy
+from cnnbook.history import DETERMINISTIC_KEYS
+from cnnbook.optim import make_scheduler
+from cnnbook.train import TrainingDiverged, fit
+
+RECIPE_FIELDS = {f.name for f in fields(cnnbook.Recipe)}
+
+
+def recipe(**kw) -> cnnbook.Recipe:
+    """A recipe for tiny runs: one epoch of batch 16 unless ``kw`` says otherwise."""
+    return cnnbook.Recipe(**{"epochs": 1, "batch_size": 16, **kw})
 
 
 def small_run(split, **kw):
     cnnbook.set_seed(0)
     model = cnnbook.get_model("resnet20")
-    args = dict(epochs=2, batch_size=16, lr=0.05, device="cpu", progress=False)
-    args.update(kw)
-    return model, fit(model, split, split, **args)
+    settings = recipe(**{"epochs": 2, "lr": 0.05, **{k: v for k, v in kw.items() if k in RECIPE_FIELDS}})
+    options = {"device": "cpu", "progress": False, **{k: v for k, v in kw.items() if k not in RECIPE_FIELDS}}
+    return model, fit(model, split, split, settings, **options)
 
 
 def deterministic(history):
@@ -61,22 +72,13 @@ def test_resume_refuses_changed_settings(tiny_split, tmp_path):
         small_run(tiny_split, epochs=1, checkpoint=ckpt, resume=True, lr=0.5)
 
 
-def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny_split, tmp_path):
+def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny_split, tmp_path, monkeypatch):
     ckpt = tmp_path / "run.pt"
     model, _ = small_run(tiny_split, epochs=1, checkpoint=ckpt)
     good = load_checkpoint(ckpt)["model_state"]
     with pytest.raises(TrainingDiverged, match=r"NaN/inf at epoch 1/1, step \d+.*Lower the learning rate"):
-        fit(
-            model,
-            tiny_split,
-            epochs=1,
-            batch_size=16,
-            lr=1e12,
-            device="cpu",
-            progress=False,
-            checkpoint=ckpt,
-            check_every=1,
-        )
+        monkeypatch.setattr("cnnbook.train.CHECK_EVERY", 1)
+        fit(model, tiny_split, None, recipe(lr=1e12), device="cpu", progress=False, checkpoint=ckpt)
     kept = load_checkpoint(ckpt)["model_state"]
     assert all(torch.equal(good[k], kept[k]) for k in good)
 
@@ -84,9 +86,9 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
 @pytest.mark.parametrize(
     "kw, message",
     [
-        ({"epochs": 0}, "epochs must be positive"),
-        ({"batch_size": -1}, "batch_size must be positive"),
-        ({"lr": float("nan")}, "lr must be positive"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": -1}, "batch_size must be a positive integer"),
+        ({"lr": float("nan")}, "lr must be a positive number"),
         ({"schedule": "step"}, "unknown schedule 'step'"),
         ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
     ],
@@ -98,7 +100,7 @@ def test_bad_training_settings_are_rejected(tiny_split, kw, message):
 
 def test_one_cycle_warms_up_then_anneals():
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = make_scheduler(opt, "onecycle", 1.0, 100)
+    sched = make_scheduler(opt, "onecycle", 100)
     lrs = []
     for _ in range(100):
         lrs.append(opt.param_groups[0]["lr"])
@@ -110,7 +112,7 @@ def test_one_cycle_warms_up_then_anneals():
     assert all(a < b for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    make_scheduler(opt, "onecycle", 1.0, 1)  # a single step: it warms up from lr / 20
+    make_scheduler(opt, "onecycle", 1)  # a single step: it warms up from lr / 20
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
@@ -141,9 +143,9 @@ def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_pat
     """The loss falls on real images in either precision (bf16 is emulated, and slow, on CPUs without it)."""
     train = cifar.train.take(256, seed=0)
     cnnbook.set_seed(0)
-    h = fit(cnnbook.get_model("resnet20"), train, train.take(32, seed=1), epochs=3, batch_size=32, lr=0.05,
-            label_smoothing=0.0, precision=precision, checkpoint=tmp_path / "ckpt.pt", device="cpu",
-            progress=False)  # fmt: skip
+    settings = recipe(epochs=3, batch_size=32, lr=0.05, label_smoothing=0.0, precision=precision)
+    h = fit(cnnbook.get_model("resnet20"), train, train.take(32, seed=1), settings, checkpoint=tmp_path / "ckpt.pt",
+            device="cpu", progress=False)  # fmt: skip
     assert h["train_loss"][-1] < h["train_loss"][0] - 0.1
     assert h["train_loss"][-1] < math.log(10)
     assert load_checkpoint(tmp_path / "ckpt.pt", cnnbook.get_model("resnet20"))["run_config"]["precision"] == precision
@@ -153,7 +155,7 @@ def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_pat
     "avx512_bf16, amx, expected", [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")]
 )
 def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf16, amx, expected):
-    from cnnbook.train import resolve_precision
+    from cnnbook.device import resolve_precision
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
@@ -163,7 +165,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf
 
 
 def test_bf16_autocast_runs_the_convolutions_in_bf16():
-    from cnnbook.train import autocast
+    from cnnbook.device import autocast
 
     conv = torch.nn.Conv2d(3, 4, 3)
     with autocast(torch.device("cpu"), "bf16"):
@@ -230,8 +232,7 @@ def test_augment_false_trains_on_the_images_themselves(tiny_split):
                 seen.extend(bytes(img.numpy()) for img in x)
             return cnnbook.data.normalize(x)
 
-        fit(constant_model(0), tiny_split, epochs=1, batch_size=16, device="cpu", progress=False,
-            augment=augment, transform=keep)  # fmt: skip
+        fit(constant_model(0), tiny_split, None, recipe(augment=augment), device="cpu", progress=False, transform=keep)
         return seen
 
     assert set(seen_images(augment=False)) == originals
@@ -242,16 +243,16 @@ def test_an_empty_split_is_one_clear_error(tiny_split):
     empty = tiny_split.take(1)
     empty = type(empty)(empty.images[:0], empty.labels[:0])
     with pytest.raises(ValueError, match="the training split is empty"):
-        fit(constant_model(0), empty, epochs=1, device="cpu", progress=False)
+        fit(constant_model(0), empty, None, recipe(), device="cpu", progress=False)
     with pytest.raises(ValueError, match="the evaluated split is empty"):
         cnnbook.evaluate(constant_model(0), empty)
     with pytest.raises(ValueError, match="the validation split is empty"):
-        fit(constant_model(0), tiny_split, empty, epochs=1, batch_size=16, device="cpu", progress=False)
+        fit(constant_model(0), tiny_split, empty, recipe(), device="cpu", progress=False)
 
 
 def test_a_model_with_too_few_classes_is_named_before_training(tiny_split):
     for run in (
-        lambda model: fit(model, tiny_split, epochs=1, batch_size=16, device="cpu", progress=False),
+        lambda model: fit(model, tiny_split, None, recipe(), device="cpu", progress=False),
         lambda model: cnnbook.evaluate(model, tiny_split),
         lambda model: cnnbook.predict(model, tiny_split),
     ):
@@ -272,14 +273,6 @@ def test_inputs_of_another_dtype_are_named_with_the_fix(tiny_split):
         r"the transform gives torch.float64 inputs but the model's weights are torch.float32: .*\.to\(torch.float32\)"
     )
     with pytest.raises(TypeError, match=message):
-        fit(
-            constant_model(0),
-            tiny_split,
-            epochs=1,
-            batch_size=16,
-            device="cpu",
-            progress=False,
-            transform=as_numpy_gives,
-        )
+        fit(constant_model(0), tiny_split, None, recipe(), device="cpu", progress=False, transform=as_numpy_gives)
     with pytest.raises(TypeError, match=message):
         cnnbook.evaluate(constant_model(0), tiny_split, transform=as_numpy_gives)

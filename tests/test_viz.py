@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 
 from cnnbook import probe, viz  # noqa: E402
+from cnnbook.history import History  # noqa: E402
 from cnnbook.models import get_model  # noqa: E402
-from cnnbook.train import History  # noqa: E402
 
 
 def fake_history(n=3):
@@ -86,9 +86,7 @@ def test_live_plot_draws_once_then_redraws_in_place(monkeypatch, tiny_split):
         cnnbook.get_model("resnet20"),
         tiny_split,
         tiny_split,
-        epochs=3,
-        batch_size=32,
-        lr=0.05,
+        cnnbook.Recipe(epochs=3, batch_size=32, lr=0.05),
         device="cpu",
         progress=False,
         callbacks=[live],
