@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from torch import nn
 
-from .models import get_model
+from .models import get_model, model_meta
 from .optim import OPTIMIZERS, SCHEDULES
 
 # Bump when the training loop changes what a recipe trains (augmentation, loss, update order):
@@ -65,6 +65,12 @@ class Recipe:
         return asdict(self)
 
 
+def recipe_for(model: str, recipe: Recipe) -> Recipe:
+    """``recipe`` with the settings registry model ``model`` prefers (``ModelMeta.recipe``, such as
+    its own optimiser) in place of the budget's; unchanged for an architecture that names none."""
+    return recipe.with_(**model_meta(model).recipe)
+
+
 def architecture_signature(model: nn.Module) -> str:
     """A short hash of a model's parameter and buffer names and shapes: changes when the architecture does."""
     shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
@@ -77,7 +83,7 @@ def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **
     record = {
         "model": model,
         "architecture": architecture_signature(get_model(model, num_classes=num_classes)),
-        "recipe": recipe.as_dict(),
+        "recipe": recipe_for(model, recipe).as_dict(),
         "seed": seed,
         "loop_version": LOOP_VERSION,
         **extra,

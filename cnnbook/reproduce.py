@@ -24,6 +24,7 @@ from .checkpoint import save_checkpoint
 from .data import load_cifar10
 from .device import default_device, resolve_precision
 from .evaluation import evaluate
+from .recipe import recipe_for
 from .reference import RESULTS, RunSpec, select_runs
 from .rundir import acquire_lock, release_lock, write_json
 from .train import train_model
@@ -83,7 +84,7 @@ def provenance(
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
         "budget": budget,
         "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
-        "recipe": asdict(spec.recipe),
+        "recipe": asdict(recipe_for(spec.model, spec.recipe)),
         "fingerprint": spec.fingerprint(seed),
         "seed": seed,
         "git_commit": commit,

@@ -27,7 +27,7 @@ from .evaluation import check_inputs, evaluate
 from .history import History
 from .models import get_model
 from .optim import make_optimizer, make_scheduler
-from .recipe import Recipe
+from .recipe import Recipe, recipe_for
 
 CHECK_EVERY = 20  # steps between checks that the loss is still finite (each one syncs with the device)
 
@@ -125,7 +125,8 @@ def train_model(
     num_classes: int = 10,
     **fit_options,
 ) -> tuple[nn.Module, History]:
-    """Build registry model ``name`` (seeded) and :func:`fit` it with ``recipe`` on ``data``.
+    """Build registry model ``name`` (seeded) and :func:`fit` it with ``recipe`` (and the settings
+    the architecture prefers, :func:`~cnnbook.recipe.recipe_for`) on ``data``.
 
     ``data`` is a :class:`CIFAR10` (train on its training split, validate on its validation
     split unless ``val`` is given) or a training :class:`Split`. ``fit_options`` are the
@@ -138,7 +139,7 @@ def train_model(
         train = data
     set_seed(seed)
     model = get_model(name, num_classes=num_classes)
-    history = fit(model, train, val, recipe, seed=seed, device=device, **fit_options)
+    history = fit(model, train, val, recipe_for(name, recipe), seed=seed, device=device, **fit_options)
     return model, history
 
 

@@ -8,9 +8,10 @@ import pytest
 
 from cnnbook import cli, cost
 from cnnbook.chapter import check_chapter_model
+from cnnbook.checkpoint import load_checkpoint
 from cnnbook.data import CIFAR10
 from cnnbook.models import count_parameters, get_model, list_models, model_meta, registry
-from cnnbook.recipe import Recipe
+from cnnbook.recipe import Recipe, recipe_for
 from cnnbook.reference import RunSpec
 from cnnbook.train import train_model
 
@@ -37,6 +38,11 @@ class TinyResNet(ImageClassifier):
 
 @register_model(meta=ModelMeta("he2016deep", "resnet", 32))
 def tiny_resnet(num_classes: int = 10, width: int = 8) -> TinyResNet:
+    return TinyResNet(num_classes, width)
+
+
+@register_model(meta=ModelMeta("he2016deep", "resnet", 32, recipe={"optimizer": "adamw", "lr": 0.003}))
+def tiny_resnet_adamw(num_classes: int = 10, width: int = 8) -> TinyResNet:
     return TinyResNet(num_classes, width)
 '''
 
@@ -90,5 +96,16 @@ def test_reference_runs_fingerprint_and_train_a_new_architecture(toy, tiny_split
     assert len(history) == 1 and history.records[0]["images"] == 64 and model.registry_name == toy
 
 
+def test_an_architecture_trains_with_the_optimiser_it_names(toy, tiny_split, tmp_path):
+    recipe = Recipe(epochs=1, batch_size=32, precision="fp32")
+    preferred = recipe_for("tiny_resnet_adamw", recipe)
+    assert (preferred.optimizer, preferred.lr) == ("adamw", 0.003) and recipe_for(toy, recipe) == recipe
+    spec = RunSpec("tiny_resnet_adamw", "side", recipe)
+    assert spec.fingerprint() == RunSpec("tiny_resnet_adamw", "side", preferred).fingerprint()
+    train_model("tiny_resnet_adamw", recipe, tiny_split, checkpoint=tmp_path / "run.pt", progress=False)
+    state = load_checkpoint(tmp_path / "run.pt")["optimizer_state"]
+    assert "exp_avg" in state["state"][0] and state["param_groups"][0]["initial_lr"] == 0.003
+
+
 def test_the_registry_has_forgotten_the_toy():
-    assert "tiny_resnet" not in list_models()
+    assert "tiny_resnet" not in list_models() and "tiny_resnet_adamw" not in list_models()

@@ -102,3 +102,9 @@ def test_the_code_and_solutions_name_only_what_cnnbook_has(path):
             assert hasattr(budget, name), f"{path.name}: a {kind} uses cfg.{name}, which a Budget does not have"
         for dotted in re.findall(r"\bcnnbook(?:\.\w+)+", code):
             resolve(dotted)  # raises naming the missing attribute or module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_code_cell_a_reader_sees_is_longer_than_30_lines(path):
+    lengths = [len(code.splitlines()) for kind, code in python_snippets(path) if kind == "cell"]
+    assert max(lengths) <= 30, f"{path.name}: code cells of {sorted(n for n in lengths if n > 30)} lines"

@@ -18,7 +18,7 @@ class ModelMeta:
     ``published_params`` is the parameter count of ``get_model(name, **published_with)`` as
     published: in ``paper``, or in ``published_in`` where named (torchvision's exact counts).
     ``exact=False`` means rounded to its last nonzero digit, as papers round: 0.27M stands for
-    265,000 to 275,000.
+    265,000 to 275,000. ``recipe`` names the training settings the architecture prefers.
     """
 
     paper: str  # citation key in book/references.bib
@@ -28,6 +28,9 @@ class ModelMeta:
     published_with: dict = field(default_factory=dict)  # get_model keywords, e.g. {"num_classes": 1000}
     published_in: str | None = None
     exact: bool = False
+    # Recipe settings the architecture trains best with, in place of a budget's (e.g. {"optimizer": "adamw",
+    # "lr": 2e-3, "weight_decay": 0.05}); cnnbook.recipe.recipe_for applies them.
+    recipe: dict = field(default_factory=dict)
 
     def matches(self, count: int) -> bool:
         """Whether ``count`` is ``published_params``: equal if ``exact``, else after the same rounding."""
