@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import class_transfer
+from . import class_transfer, sweep
 from .budgets import Budget, get_budget
 from .data import CIFAR10, Split, load_cifar10
 from .device import default_device, resolve_precision
 from .evaluation import evaluate
 from .history import History
-from .models import list_models, model_meta
+from .models import count_parameters, list_models, model_meta
 from .recipe import Recipe
 from .reference import (
     SIDE_PRECISION,
@@ -48,6 +48,29 @@ class ChapterRun:
             return self.model, self.source
         model, label = best_trained(self.model, self.history, name, budget)
         return model, (self.source if model is self.model else label)
+
+    def evaluate_and_record(
+        self, name: str, cfg: Budget, data: CIFAR10, result_file: str | None = None, predictions: bool = False
+    ) -> dict:
+        """Evaluate the chapter's model ``name`` on the test set (:func:`~cnnbook.evaluation.evaluate`, with
+        ``predictions``), say in two lines which run it is and how it did, and write the result to
+        ``result_file`` (a notebook's ``RESULT_FILE``, set by ``make sweep``)."""
+        test = evaluate(self.model, data.test, predictions=predictions)
+        print(f"{name}: {count_parameters(self.model):,} parameters, {len(self.history)} epochs on "
+              f"{len(data.train):,} images: {self.source}")  # fmt: skip
+        print(f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}")
+        sweep.record_result(
+            result_file,
+            model=name,
+            budget=cfg.name,
+            epochs=len(self.history),
+            train_images=len(data.train),
+            parameters=count_parameters(self.model),
+            minutes=round(self.minutes, 2),
+            final_train_loss=round(self.history.last["train_loss"], 4),
+            test_accuracy=round(test["accuracy"], 4),
+        )
+        return test
 
     def test_accuracy(self, test: Split) -> float:
         """Test accuracy: a stored run's own, measured on its budget's test set when it was made

@@ -120,3 +120,18 @@ def test_reproduce_then_matching_reference_round_trip(cifar, tmp_path):
     assert stored.test_accuracy(cifar.test.take(10)) == ref.test["accuracy"]  # the run's own, not re-measured
     live = chapter.ChapterRun(stored.model, stored.history, 0.0, "this run")
     assert live.test_accuracy(cifar.test.take(10)) == cnnbook.evaluate(stored.model, cifar.test.take(10))["accuracy"]
+
+
+def test_evaluate_and_record_prints_returns_and_writes_one_result(tiny_data, tmp_path, capsys):
+    cfg = cnnbook.get_budget("smoke", epochs=1, batch_size=16)
+    run = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"))
+    capsys.readouterr()
+    test = run.evaluate_and_record("resnet20", cfg, tiny_data, tmp_path / "result.json", predictions=True)
+    expected = cnnbook.evaluate(run.model, tiny_data.test, predictions=True)
+    assert test["accuracy"] == expected["accuracy"] and torch.equal(test["predictions"], expected["predictions"])
+    out = capsys.readouterr().out
+    assert f"accuracy on the 64 held-out test images: {test['accuracy']:.1%}" in out and run.source in out
+    record = json.loads((tmp_path / "result.json").read_text())
+    assert record["model"] == "resnet20" and record["budget"] == "smoke" and record["epochs"] == 1
+    assert record["test_accuracy"] == round(test["accuracy"], 4) and record["parameters"] == 269722
+    run.evaluate_and_record("resnet20", cfg, tiny_data)  # outside a sweep: nothing written, no error

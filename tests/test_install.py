@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every Jupyter kernel runs on IPython, so a notebook (and cnnbook.viz) may import it without declaring it.
 KERNEL_MODULES = {"IPython"}
 # Imported only inside cnnbook.sweep's functions, which `python -m cnnbook sweep` runs from a checkout
-# (requirements.txt); a notebook imports cnnbook.sweep for record_result alone.
+# (requirements.txt); the chapters import cnnbook.sweep (through cnnbook.chapter) for record_result alone.
 DEVELOPER_ONLY = {"papermill", "nbformat"}
 
 
