@@ -180,13 +180,6 @@ def _mean_std_255(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, std
 
 
-def denormalize(x: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`normalize`, to floats in [0, 1] for display."""
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
-    return (x * std + mean).clamp(0, 1)
-
-
 def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
     """Random ``padding``-pixel crop (zero padding) and horizontal flip of a whole uint8 batch.
 
