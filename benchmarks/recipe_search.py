@@ -2,17 +2,19 @@
 
 Each candidate changes one thing against the ``quick`` chapter recipe (epochs, peak learning
 rate, batch size, label smoothing, weight decay, warm-up share, zero-initialised residual
-branches). Every run also keeps exponential moving averages of the weights (decays in
-``EMA_DECAYS``, updated after every optimiser step; they only read the weights, so the run itself is
-unchanged) and reports the test accuracy of the trained weights and of each average, each with
-and without horizontal-flip test-time augmentation. Epochs, not minutes, are what this compares:
-on a given machine an epoch of a model costs the same under every candidate of the same batch
-size, so the winner is confirmed on the CPU with ``benchmarks/time_to_accuracy.py``.
+branches, the first epochs on images scaled down to ``low_res`` pixels). Every run also keeps
+exponential moving averages of the weights (decays in ``EMA_DECAYS``, updated after every
+optimiser step; they only read the weights, so the run itself is unchanged) and reports the
+test accuracy of the trained weights and of each average, each with and without
+horizontal-flip test-time augmentation. Epochs, not minutes, are what this compares: on a given
+machine an epoch of a model costs the same under every candidate of the same batch size and
+image size, so the winner is confirmed on the CPU with ``benchmarks/time_to_accuracy.py``.
 
     python benchmarks/recipe_search.py --workers 12 --deadline 300 --out search.jsonl
 
-Warm-up share and the averages are set by replacing the optimiser and scheduler factories that
-``cnnbook.train`` calls (an experiment harness): whichever wins moves into the recipe.
+Warm-up share, scaled-down epochs and the averages are set by replacing the optimiser and
+scheduler factories that ``cnnbook.train`` calls and the augmentation of ``cnnbook.data`` (an
+experiment harness): whichever wins moves into the recipe.
 """
 
 from __future__ import annotations
@@ -26,15 +28,18 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
+from cnnbook import data as data_module  # noqa: E402
 from cnnbook import train as train_module  # noqa: E402
 from cnnbook.optim import make_optimizer, make_scheduler  # noqa: E402
 
 EMA_DECAYS = (0.99, 0.998)
+AUGMENT_BATCH = data_module.augment_batch
 BASE = cnnbook.get_budget("quick").chapter
 
 
@@ -61,6 +66,8 @@ def candidates(seeds: int) -> list[dict]:
         ("e10 warm0.4", {"epochs": 10}, {"warmup": 0.4}),
         ("e10 zero-init", {"epochs": 10}, {"zero_init_residual": True}),
         ("e6", {"epochs": 6}, {}),
+        ("e15 24px x10", {"epochs": 15}, {"low_res": 24, "low_res_epochs": 10}),
+        ("e15 24px x12", {"epochs": 15}, {"low_res": 24, "low_res_epochs": 12}),
     ]
     for seed in range(seeds):
         for name, recipe, extra in variants:
@@ -85,6 +92,20 @@ def warmup_scheduler(share: float):
     return make
 
 
+def augment_at(state: dict):
+    """``cnnbook.data.augment_batch``, then scaled to ``state["size"]`` pixels while that is set."""
+
+    def augment(x, generator, padding=4):
+        out = AUGMENT_BATCH(x, generator, padding)
+        if state.get("size"):
+            size = (state["size"], state["size"])
+            out = F.interpolate(out.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+            out = out.round().clamp(0, 255).to(torch.uint8)
+        return out
+
+    return augment
+
+
 def run_one(spec: dict, data) -> dict:
     recipe = BASE.with_(**spec["recipe"])
     model_kwargs = {"zero_init_residual": True} if spec.get("zero_init_residual") else {}
@@ -103,8 +124,17 @@ def run_one(spec: dict, data) -> dict:
 
     train_module.make_optimizer = optimizer_with_averages
     train_module.make_scheduler = warmup_scheduler(spec["warmup"]) if "warmup" in spec else make_scheduler
+    low_res = {"size": spec.get("low_res")}
+    data_module.augment_batch = augment_at(low_res)
+
+    def back_to_full_size(history):
+        if len(history) >= spec.get("low_res_epochs", 0):
+            low_res["size"] = None
+
     start = time.perf_counter()
-    history = cnnbook.fit(model, data.train, data.val, recipe, seed=spec["seed"], progress=False)
+    history = cnnbook.fit(
+        model, data.train, data.val, recipe, seed=spec["seed"], progress=False, callbacks=[back_to_full_size]
+    )
     seconds = time.perf_counter() - start
     test = {}
     for label, net in [("trained", model)] + [(f"ema{d}", a.module) for d, a in averages.items()]:
@@ -116,12 +146,14 @@ def run_one(spec: dict, data) -> dict:
         "full_recipe": recipe.as_dict(),
         "train_seconds": round(seconds, 1),
         "val_acc": [round(v, 4) for v in history["val_acc"]],
+        "epoch_seconds": [round(v, 1) for v in history["seconds"]],
         "test": test,
     }
 
 
 def worker(queue, out: str, root_data) -> None:
-    torch.set_num_threads(1)
+    if torch.cuda.is_available():
+        torch.set_num_threads(1)  # each process only launches GPU work; the CPU cores go to the others
     data = cnnbook.load_cifar10(root_data)
     while True:
         spec = queue.get()
