@@ -56,7 +56,8 @@ class ChapterRun:
         ``predictions``), say in two lines which run it is and how it did, and write the result to
         ``result_file`` (a notebook's ``RESULT_FILE``, set by ``make sweep``)."""
         test = evaluate(self.model, data.test, predictions=predictions)
-        print(f"{name}: {count_parameters(self.model):,} parameters, {len(self.history)} epochs on "
+        parameters = count_parameters(self.model)
+        print(f"{name}: {parameters:,} parameters, {len(self.history)} epochs on "
               f"{len(data.train):,} images: {self.source}")  # fmt: skip
         print(f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}")
         sweep.record_result(
@@ -65,7 +66,7 @@ class ChapterRun:
             budget=cfg.name,
             epochs=len(self.history),
             train_images=len(data.train),
-            parameters=count_parameters(self.model),
+            parameters=parameters,
             minutes=round(self.minutes, 2),
             final_train_loss=round(self.history.last["train_loss"], 4),
             test_accuracy=round(test["accuracy"], 4),

@@ -35,9 +35,7 @@ OPTIMIZERS = {
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The optimiser ``recipe.optimizer`` names, over every parameter of ``model``, at ``recipe.lr``,
-    with the recipe's momentum and weight decay."""
-    if recipe.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    with the recipe's momentum and weight decay (a :class:`~cnnbook.recipe.Recipe` checks the name)."""
     build = OPTIMIZERS[recipe.optimizer]
     return build(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
 
