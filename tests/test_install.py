@@ -68,7 +68,7 @@ def reachable_imports(sources: dict[str, str], lazy: bool = True) -> dict[str, s
     (with ``lazy``, counting imports inside functions too)."""
     found, queue, seen = {}, [], set()
     for where, code in sources.items():
-        for name in imports(code):
+        for name in sorted(imports(code)):  # sorted: the same walk whatever the string hash seed
             found.setdefault(name.split(".")[0], where)
             queue.append(name)
     while queue:
@@ -83,7 +83,7 @@ def reachable_imports(sources: dict[str, str], lazy: bool = True) -> dict[str, s
                 continue
             seen.add(module)
             package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-            for imported in imports(path.read_text(), package, lazy):
+            for imported in sorted(imports(path.read_text(), package, lazy)):
                 found.setdefault(imported.split(".")[0], str(path.relative_to(ROOT)))
                 queue.append(imported)
     return found
