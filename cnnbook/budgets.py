@@ -9,7 +9,7 @@ recipe. A budget is made of :class:`~cnnbook.recipe.Recipe` values, one per scal
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from .device import default_budget_for, default_device
 from .recipe import Recipe
@@ -36,14 +36,14 @@ class Budget:
     side: Recipe  # short side experiments: degradation, block and architecture comparisons
     pretrain: Recipe  # the class-transfer experiment's pretraining (cnnbook.class_transfer)
     few_shot: FewShot  # and its few-shot stage
+    transfer: Recipe  # fine-tuning torchvision's ImageNet models (cnnbook.transfer.fine_tune)
     val_subset: int | None  # validation images checked after every epoch (None: all 5,000)
     test_subset: int | None  # test images for the final evaluation (None: all 10,000)
     transfer_subset: int  # images for fine-tuning torchvision's ImageNet models
     transfer_size: int  # their input resolution
-    transfer_epochs: int
 
     def __post_init__(self) -> None:
-        for name in ("transfer_subset", "transfer_size", "transfer_epochs"):
+        for name in ("transfer_subset", "transfer_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer, got {value!r}")
@@ -53,8 +53,13 @@ class Budget:
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer or None, got {value!r}")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The budget's values, each recipe as :meth:`Recipe.as_dict` records it."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**asdict(self), **{name: v.as_dict() for name, v in values.items() if isinstance(v, Recipe)}}
 
+
+# Fine-tuning a network pretrained on ImageNet: small steps, small batches, no label smoothing.
+FINE_TUNE = Recipe(epochs=2, batch_size=32, lr=0.01, weight_decay=1e-4, label_smoothing=0.0)
 
 BUDGETS = {
     "smoke": Budget(
@@ -63,11 +68,11 @@ BUDGETS = {
         side=Recipe(epochs=1, subset=512, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=1, subset=1024, batch_size=128, lr=0.2),
         few_shot=FewShot(shots=20, epochs=3),
+        transfer=FINE_TUNE.with_(epochs=1),
         val_subset=500,
         test_subset=500,
         transfer_subset=64,
         transfer_size=64,
-        transfer_epochs=1,
     ),
     "quick": Budget(
         "quick",
@@ -75,11 +80,11 @@ BUDGETS = {
         side=Recipe(epochs=3, subset=10000, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=6, batch_size=256, lr=0.4),
         few_shot=FewShot(),
+        transfer=FINE_TUNE,
         val_subset=None,
         test_subset=None,
         transfer_subset=1000,
         transfer_size=112,
-        transfer_epochs=2,
     ),
     "full": Budget(
         "full",
@@ -87,11 +92,11 @@ BUDGETS = {
         side=Recipe(epochs=30, batch_size=128, lr=0.2),
         pretrain=Recipe(epochs=30, batch_size=256, lr=0.4),
         few_shot=FewShot(),
+        transfer=FINE_TUNE.with_(epochs=3),
         val_subset=None,
         test_subset=None,
         transfer_subset=10000,
         transfer_size=224,
-        transfer_epochs=3,
     ),
 }
 

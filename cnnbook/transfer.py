@@ -224,19 +224,17 @@ def fine_tune(
     name: str,
     train: Split,
     test: Split,
+    recipe: Recipe,
     *,
-    epochs: int,
     input_size: int | None = None,
     num_classes: int = 10,
-    batch_size: int = 32,
-    lr: float = 0.01,
-    weight_decay: float = 1e-4,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = True,
     require_weights: bool = False,
 ) -> FineTuned:
-    """Fine-tune torchvision's ImageNet ``name`` end to end with a new head; test accuracy on ``test``.
+    """Fine-tune torchvision's ImageNet ``name`` end to end with a new head, as ``recipe`` says (a
+    budget's ``transfer`` recipe); test accuracy on ``test``.
 
     Without the weights (usually: offline) the same run starts from random initialisation,
     and the result says so: ``pretrained=False`` and the reason in ``unavailable``; with
@@ -250,7 +248,6 @@ def fine_tune(
             raise
         model, transform = pretrained(name, num_classes, weights=None, input_size=input_size)
         unavailable = str(err)
-    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=0.0)
     history = fit(model, train, None, recipe, transform=transform, seed=seed, device=device, progress=progress)
     accuracy = evaluate(model, test, batch_size=100, transform=transform)["accuracy"]
     return FineTuned(model, transform, history, accuracy, not unavailable, unavailable)

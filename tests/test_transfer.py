@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from cnnbook import transfer
+from cnnbook import get_budget, transfer
 
 
 def test_offline_weights_give_one_clear_error(monkeypatch):
@@ -95,8 +95,9 @@ def test_fine_tune_offline_says_so_and_trains_from_random_init(tiny_split, monke
         return real(name, weights=None, **kw)
 
     monkeypatch.setattr(torchvision.models, "get_model", offline_for_weights)
+    recipe = get_budget("smoke").transfer
     result = transfer.fine_tune(
-        "densenet121", tiny_split, tiny_split.take(20), epochs=1, input_size=32, device="cpu", progress=False
+        "densenet121", tiny_split, tiny_split.take(20), recipe, input_size=32, device="cpu", progress=False
     )
     assert not result.pretrained and "needs network access" in result.unavailable
     assert result.init.startswith("random init")
