@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, atomic_save, safe_load
 
@@ -105,10 +106,12 @@ class Split:
         drop_last: bool = False,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         shard: tuple[int, int] = (0, 1),
+        size: int | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield float batches and labels on the split's device.
 
-        ``transform`` turns a uint8 batch into the model's input (default :func:`normalize`).
+        ``transform`` turns a uint8 batch into the model's input (default :func:`normalize`);
+        ``size`` scales every (augmented) batch to ``size`` x ``size`` pixels first (:func:`resize_batch`).
         ``shard=(rank, world_size)`` yields this process's share of every batch (every
         ``world_size``-th image of it): all processes draw the same order, so together they
         see each batch exactly once, and each augments its share with its own random stream.
@@ -133,6 +136,8 @@ class Split:
             x = self.images[idx]
             if augment:
                 x = augment_batch(x, gen)
+            if size is not None:
+                x = resize_batch(x, size)
             yield (transform or normalize)(x), self.labels[idx]
 
     def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
@@ -198,6 +203,14 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4)
     batch = torch.arange(n, device=x.device)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
     return out.permute(0, 3, 1, 2)
+
+
+def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A uint8 batch scaled to ``size`` x ``size`` pixels (bilinear, antialiased), still uint8."""
+    if x.shape[-2:] == (size, size):
+        return x
+    scaled = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return scaled.round().clamp(0, 255).to(torch.uint8)
 
 
 def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

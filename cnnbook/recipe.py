@@ -25,7 +25,8 @@ LOOP_VERSION = 1
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: epochs, images (``subset``; None: the whole split), batch, optimiser, schedule."""
+    """How to train: epochs, images (``subset``; None: the whole split), batch, optimiser, schedule,
+    and optionally a number of cheaper first epochs on scaled-down images (``small_epochs``)."""
 
     epochs: int
     subset: int | None = None
@@ -38,12 +39,15 @@ class Recipe:
     schedule: str = "onecycle"
     augment: bool = True
     precision: str = "auto"  # "auto" (bf16 where the hardware is fast at it), "bf16" or "fp32"
+    small_epochs: int = 0  # the first small_epochs epochs train on images scaled down to small_size pixels
+    small_size: int = 24
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name, least in (("epochs", 1), ("batch_size", 1), ("small_epochs", 0), ("small_size", 8)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"recipe: {name} must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                kind = "a positive integer" if least == 1 else f"an integer of at least {least}"
+                raise ValueError(f"recipe: {name} must be {kind}, got {value!r}")
         if self.subset is not None and (not isinstance(self.subset, int) or self.subset < 1):
             raise ValueError(f"recipe: subset must be a positive integer or None, got {self.subset!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
@@ -61,8 +65,16 @@ class Recipe:
             raise TypeError(f"unknown recipe field(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def image_size(self, epoch: int) -> int | None:
+        """The pixels epoch ``epoch`` (0-based) trains at: ``small_size`` early on, None (full size) after."""
+        return self.small_size if epoch < self.small_epochs else None
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields; the small-image ones only when used, so recipes without them keep their fingerprints."""
+        record = asdict(self)
+        if not self.small_epochs:
+            del record["small_epochs"], record["small_size"]
+        return record
 
 
 def recipe_for(model: str, recipe: Recipe) -> Recipe:

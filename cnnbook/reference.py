@@ -11,7 +11,7 @@ The results travel inside the package, so an installed ``cnnbook`` (Colab) has t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -131,7 +131,7 @@ def matching_reference(
         return None, f"no stored reference run of {spec.run_id} at budget {budget!r}"
     stored = ref.provenance.get("fingerprint")
     if stored != spec.fingerprint(seed):
-        differences = _recipe_differences(ref.provenance.get("recipe", {}), asdict(spec.recipe))
+        differences = _recipe_differences(ref.provenance.get("recipe", {}), spec.recipe.as_dict())
         why = f"these settings differ from it: {differences}" if differences else "it was trained by other code"
         return None, f"the stored reference run of {spec.run_id} at budget {budget!r} does not match ({why})"
     return ref, ref.summary

@@ -12,7 +12,6 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,7 +83,7 @@ def provenance(
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
         "budget": budget,
         "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
-        "recipe": asdict(recipe_for(spec.model, spec.recipe)),
+        "recipe": recipe_for(spec.model, spec.recipe).as_dict(),
         "fingerprint": spec.fingerprint(seed),
         "seed": seed,
         "git_commit": commit,

@@ -89,9 +89,11 @@ def fit(
         torch.manual_seed(order)  # dropout etc.: same stream on resume
         model.train()
         t0 = time.perf_counter()
+        size = recipe.image_size(epoch)
         batches = train.batches(recipe.batch_size, shuffle=True, augment=recipe.augment, seed=order,
-                                drop_last=True, transform=transform, shard=ctx.shard)  # fmt: skip
-        desc = f"epoch {epoch + 1}/{recipe.epochs}"
+                                drop_last=True, transform=transform, shard=ctx.shard,
+                                size=size)  # fmt: skip
+        desc = f"epoch {epoch + 1}/{recipe.epochs}" + (f" at {size} px" if size else "")
         sums = _train_epoch(replica, batches, steps, optimizer, scheduler, desc, recipe, progress and ctx.is_main,
                             checkpoint, precision)  # fmt: skip
         seconds = time.perf_counter() - t0

@@ -8,7 +8,15 @@ import torchvision
 from PIL import Image
 
 from cnnbook import data
-from cnnbook.data import CLASSES, DataFormatError, DataNotFoundError, Split, augment_batch, load_cifar10
+from cnnbook.data import (
+    CLASSES,
+    DataFormatError,
+    DataNotFoundError,
+    Split,
+    augment_batch,
+    load_cifar10,
+    resize_batch,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -208,3 +216,12 @@ def test_in_ci_missing_cifar_is_an_error_not_a_skip(pytester, monkeypatch, ci, o
     monkeypatch.setenv("CI", ci)
     monkeypatch.setenv("CNNBOOK_DATA", str(pytester.path / "no-data-here"))
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(**outcome)
+
+
+def test_resize_batch_scales_uint8_images_and_keeps_their_range():
+    x = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    x[:, :, :, 16:] = 255  # left half black, right half white
+    small = resize_batch(x, 24)
+    assert small.shape == (2, 3, 24, 24) and small.dtype == torch.uint8
+    assert small[..., 0].max() == 0 and small[..., -1].min() == 255  # the edges keep their colour
+    assert resize_batch(x, 32) is x  # already that size: untouched

@@ -9,6 +9,7 @@ from cnnbook.checkpoint import load_checkpoint
 from cnnbook.evaluation import per_class_accuracy
 from cnnbook.history import DETERMINISTIC_KEYS
 from cnnbook.optim import make_scheduler
+from cnnbook.recipe import fingerprint
 from cnnbook.train import TrainingDiverged, fit
 
 RECIPE_FIELDS = {f.name for f in fields(cnnbook.Recipe)}
@@ -91,11 +92,34 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
         ({"lr": float("nan")}, "lr must be a positive number"),
         ({"schedule": "step"}, "unknown schedule 'step'"),
         ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
+        ({"small_epochs": -1}, "small_epochs must be an integer of at least 0"),
+        ({"small_epochs": 1, "small_size": 4}, "small_size must be an integer of at least 8"),
     ],
 )
 def test_bad_training_settings_are_rejected(tiny_split, kw, message):
     with pytest.raises(ValueError, match=message):
         small_run(tiny_split, **kw)
+
+
+def test_small_epochs_train_on_scaled_down_images_then_full_size(tiny_split):
+    seen = []
+
+    def record_size(x):
+        seen.append(x.shape[-1])
+        return cnnbook.data.normalize(x)
+
+    _, h = small_run(tiny_split, epochs=3, small_epochs=2, small_size=16, batch_size=32, transform=record_size)
+    assert seen.count(16) == 4 and len(h) == 3  # two small epochs of two training batches each
+    assert seen[-3:] == [32, 32, 32]  # the last epoch's two batches, then validation (always at full size)
+
+
+def test_a_recipe_without_small_epochs_keeps_its_old_record_and_fingerprint():
+    plain = cnnbook.Recipe(epochs=15)
+    assert "small_epochs" not in plain.as_dict() and "small_size" not in plain.as_dict()
+    small = plain.with_(small_epochs=10)
+    assert small.as_dict()["small_epochs"] == 10 and small.as_dict()["small_size"] == 24
+    assert [small.image_size(e) for e in (0, 9, 10, 14)] == [24, 24, None, None]
+    assert fingerprint("resnet20", small, 0) != fingerprint("resnet20", plain, 0)
 
 
 def test_one_cycle_warms_up_then_anneals():
