@@ -120,7 +120,7 @@ def main(argv=None) -> dict:
             for view in ("single", "flip"):
                 v = r[view]
                 print(f"{r['recipe']:<12} {view:<6} {v['test_acc']:.2%} test in {v['minutes']:.1f} min "
-                      f"({v['time_vs_first']:.2f}x)", file=None if not args.json else sys.stderr)  # fmt: skip
+                      f"({v['time_vs_first']:.2f}x)", file=sys.stderr if args.json else sys.stdout)  # fmt: skip
         if args.json:
             print(json.dumps(out, indent=1))
         return out
