@@ -14,7 +14,7 @@ from . import class_transfer, sweep
 from .budgets import Budget, get_budget
 from .data import CIFAR10, Split, load_cifar10
 from .device import default_device, resolve_precision
-from .evaluation import evaluate
+from .evaluation import evaluate, evaluate_with_flip
 from .history import History
 from .models import count_parameters, list_models, model_meta
 from .recipe import Recipe
@@ -52,14 +52,18 @@ class ChapterRun:
     def evaluate_and_record(
         self, name: str, cfg: Budget, data: CIFAR10, result_file: str | None = None, predictions: bool = False
     ) -> dict:
-        """Evaluate the chapter's model ``name`` on the test set (:func:`~cnnbook.evaluation.evaluate`, with
-        ``predictions``), say in two lines which run it is and how it did, and write the result to
-        ``result_file`` (a notebook's ``RESULT_FILE``, set by ``make sweep``)."""
-        test = evaluate(self.model, data.test, predictions=predictions)
+        """Evaluate the chapter's model ``name`` on the test set, single view and with its mirror image
+        (:func:`~cnnbook.evaluation.evaluate_with_flip`, with ``predictions``), say in two lines which
+        run it is and how it did, and write the result to ``result_file`` (a notebook's ``RESULT_FILE``,
+        set by ``make sweep``)."""
+        test = evaluate_with_flip(self.model, data.test, predictions=predictions)
         parameters = count_parameters(self.model)
         print(f"{name}: {parameters:,} parameters, {len(self.history)} epochs on "
               f"{len(data.train):,} images: {self.source}")  # fmt: skip
-        print(f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}")
+        print(
+            f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}, "
+            f"{test['flip_accuracy']:.1%} averaged with each image's mirror image"
+        )
         sweep.record_result(
             result_file,
             model=name,
@@ -70,6 +74,7 @@ class ChapterRun:
             minutes=round(self.minutes, 2),
             final_train_loss=round(self.history.last["train_loss"], 4),
             test_accuracy=round(test["accuracy"], 4),
+            flip_test_accuracy=round(test["flip_accuracy"], 4),
         )
         return test
 

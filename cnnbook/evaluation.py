@@ -55,6 +55,15 @@ def evaluate(
     return result
 
 
+def evaluate_with_flip(model: nn.Module, split: Split, precision: str = "auto", predictions: bool = False) -> dict:
+    """:func:`evaluate`'s loss, accuracy (and ``predictions``), plus ``flip_accuracy``: the accuracy
+    when every image is also classified mirrored and the two logits are averaged. The training
+    images were flipped at random, so the mirror image is an input the network knows."""
+    result = evaluate(model, split, precision=precision, predictions=predictions)
+    result["flip_accuracy"] = evaluate(model, split, precision=precision, flip=True)["accuracy"]
+    return result
+
+
 @torch.inference_mode()
 def predict(
     model: nn.Module, split: Split, batch_size: int = EVAL_BATCH, transform=None, precision: str = "auto"

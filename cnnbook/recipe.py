@@ -48,6 +48,11 @@ class Recipe:
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 kind = "a positive integer" if least == 1 else f"an integer of at least {least}"
                 raise ValueError(f"recipe: {name} must be {kind}, got {value!r}")
+        if self.small_epochs and self.small_epochs >= self.epochs:
+            raise ValueError(
+                f"recipe: small_epochs ({self.small_epochs}) must be fewer than epochs ({self.epochs}): "
+                "the last epochs train at full size"
+            )
         if self.subset is not None and (not isinstance(self.subset, int) or self.subset < 1):
             raise ValueError(f"recipe: subset must be a positive integer or None, got {self.subset!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
@@ -58,12 +63,18 @@ class Recipe:
             raise ValueError(f"recipe: unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
 
     def with_(self, **overrides) -> Recipe:
-        """This recipe with the non-None ``overrides`` applied (unknown names are an error)."""
+        """This recipe with the non-None ``overrides`` applied (unknown names are an error). New
+        ``epochs`` without ``small_epochs`` keep the share of small epochs, as the schedule keeps its
+        shape: 14 epochs with 10 small become 7 with 5, or 1 at full size."""
         valid = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - valid)
         if unknown:
             raise TypeError(f"unknown recipe field(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        epochs = changes.get("epochs")
+        if isinstance(epochs, int) and epochs >= 1 and "small_epochs" not in changes and self.small_epochs:
+            changes["small_epochs"] = min(round(self.small_epochs * epochs / self.epochs), epochs - 1)
+        return replace(self, **changes)
 
     def image_size(self, epoch: int) -> int | None:
         """The pixels epoch ``epoch`` (0-based) trains at: ``small_size`` early on, None (full size) after."""

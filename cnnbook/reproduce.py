@@ -22,7 +22,7 @@ from .budgets import get_budget
 from .checkpoint import save_checkpoint
 from .data import load_cifar10
 from .device import default_device, resolve_precision
-from .evaluation import evaluate
+from .evaluation import evaluate, evaluate_with_flip
 from .recipe import recipe_for
 from .reference import RESULTS, RunSpec, select_runs
 from .rundir import acquire_lock, release_lock, write_json
@@ -65,7 +65,7 @@ def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, seed: int, devic
         extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=seed, device=device)
     else:
         model, history = train_model(spec.model, spec.recipe, data, seed=seed, **options)
-        test = evaluate(model, data.test, precision=spec.recipe.precision)
+        test = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
     seconds = time.perf_counter() - t0
     save_checkpoint(out / "checkpoint.pt", model)
     (out / "resume.pt").unlink(missing_ok=True)

@@ -6,7 +6,7 @@ import torch
 
 import cnnbook
 from cnnbook.checkpoint import load_checkpoint
-from cnnbook.evaluation import per_class_accuracy
+from cnnbook.evaluation import evaluate_with_flip, per_class_accuracy
 from cnnbook.history import DETERMINISTIC_KEYS
 from cnnbook.optim import make_scheduler
 from cnnbook.recipe import fingerprint
@@ -94,6 +94,7 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
         ({"precision": "fp16"}, "unknown precision 'fp16'; valid: auto, bf16, fp32"),
         ({"small_epochs": -1}, "small_epochs must be an integer of at least 0"),
         ({"small_epochs": 1, "small_size": 4}, "small_size must be an integer of at least 8"),
+        ({"epochs": 2, "small_epochs": 2}, r"small_epochs \(2\) must be fewer than epochs \(2\)"),
     ],
 )
 def test_bad_training_settings_are_rejected(tiny_split, kw, message):
@@ -120,6 +121,15 @@ def test_a_recipe_without_small_epochs_keeps_its_old_record_and_fingerprint():
     assert small.as_dict()["small_epochs"] == 10 and small.as_dict()["small_size"] == 24
     assert [small.image_size(e) for e in (0, 9, 10, 14)] == [24, 24, None, None]
     assert fingerprint("resnet20", small, 0) != fingerprint("resnet20", plain, 0)
+
+
+def test_fewer_epochs_keep_the_share_of_small_epochs_and_end_at_full_size():
+    quick = cnnbook.Recipe(epochs=14, small_epochs=10)
+    assert quick.with_(epochs=7).small_epochs == 5
+    assert quick.with_(epochs=28).small_epochs == 20
+    assert quick.with_(epochs=1).small_epochs == 0  # one epoch: at full size
+    assert quick.with_(epochs=7, small_epochs=2).small_epochs == 2  # an explicit value wins
+    assert cnnbook.get_budget("quick", epochs=3).chapter.small_epochs == 2
 
 
 def test_one_cycle_warms_up_then_anneals():
@@ -243,6 +253,9 @@ def test_flip_averages_the_logits_of_each_image_and_its_mirror_image(tiny_split)
     assert torch.equal(result["predictions"], logits.argmax(1))
     assert result["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, tiny_split.labels).item())
     assert result["loss"] != pytest.approx(cnnbook.evaluate(model, tiny_split, precision="fp32")["loss"])
+    both = evaluate_with_flip(model, tiny_split, precision="fp32")
+    assert both["flip_accuracy"] == result["accuracy"]
+    assert both["accuracy"] == cnnbook.evaluate(model, tiny_split, precision="fp32")["accuracy"]
 
 
 def test_augment_false_trains_on_the_images_themselves(tiny_split):
