@@ -164,7 +164,8 @@ def _recipe_differences(stored: dict, current: dict) -> str:
 def reference_table(
     budgets: tuple[str, ...] = ("quick", "full"), run_ids: tuple[str, ...] = CHAPTER_MODELS, results: Path = RESULTS
 ) -> list[dict]:
-    """One row per stored reference run: model, budget, epochs, wall minutes, test accuracy, device.
+    """One row per stored reference run: model, budget, epochs, wall minutes, test accuracy (single
+    view, and with flip where the run recorded it), device.
 
     Budgets without any stored run get a row that says so, so their absence stays visible.
     """
@@ -179,6 +180,7 @@ def reference_table(
                     "epochs": "—",
                     "minutes": "—",
                     "test accuracy": "—",
+                    "with flip": "—",
                     "device": f"python -m cnnbook reproduce --budget {budget}",
                 }
             )
@@ -191,6 +193,7 @@ def reference_table(
                     "epochs": len(ref.history),
                     "minutes": p["wall_minutes"],
                     "test accuracy": f"{ref.test['accuracy']:.2%}",
+                    "with flip": f"{ref.test['flip_accuracy']:.2%}" if "flip_accuracy" in ref.test else "—",
                     "device": f"{p['device_name']} ({p['device']}, {p['threads']} threads)",
                 }
             )
