@@ -35,33 +35,41 @@ def evaluate(
 
     Under ``torchrun`` each process evaluates its share and the results are combined.
     """
+    views = _evaluate(model, split, batch_size, transform, precision, predictions, flip)
+    return views["flip" if flip else "single"]
+
+
+@torch.inference_mode()
+def evaluate_with_flip(model: nn.Module, split: Split, precision: str = "auto", predictions: bool = False) -> dict:
+    """:func:`evaluate`'s loss, accuracy (and ``predictions``), plus ``flip_accuracy``: the accuracy
+    when every image is also classified mirrored and the two logits are averaged, from the same
+    pass. The training images were flipped at random, so the mirror image is an input the network knows."""
+    views = _evaluate(model, split, EVAL_BATCH, None, precision, predictions, flip=True)
+    return {**views["single"], "flip_accuracy": views["flip"]["accuracy"]}
+
+
+def _evaluate(model, split, batch_size, transform, precision, predictions: bool, flip: bool) -> dict[str, dict]:
+    """``{"single": result}``, and with ``flip`` also ``{"flip": result}``, each a :func:`evaluate` result."""
     ctx = distributed.context()
     if predictions and ctx.world_size > 1:
         raise ValueError("predictions=True needs a single process: under torchrun each one sees only its share")
-    preds, labels, loss_sum = _predict(model, split, batch_size, transform, precision, ctx.shard, flip)
-    totals = distributed.all_reduce(
-        torch.stack(
-            [
-                loss_sum,
-                (preds == labels).sum().to(loss_sum.dtype),
-                torch.tensor(float(len(labels)), device=loss_sum.device),
-            ]
+    labels, views = _predict(model, split, batch_size, transform, precision, ctx.shard, flip)
+    results = {}
+    for view, (preds, loss_sum) in views.items():
+        totals = distributed.all_reduce(
+            torch.stack(
+                [
+                    loss_sum,
+                    (preds == labels).sum().to(loss_sum.dtype),
+                    torch.tensor(float(len(labels)), device=loss_sum.device),
+                ]
+            )
         )
-    )
-    loss_total, correct, n = totals.tolist()
-    result = {"loss": loss_total / n, "accuracy": correct / n}
-    if predictions:
-        result["predictions"] = preds.cpu()
-    return result
-
-
-def evaluate_with_flip(model: nn.Module, split: Split, precision: str = "auto", predictions: bool = False) -> dict:
-    """:func:`evaluate`'s loss, accuracy (and ``predictions``), plus ``flip_accuracy``: the accuracy
-    when every image is also classified mirrored and the two logits are averaged. The training
-    images were flipped at random, so the mirror image is an input the network knows."""
-    result = evaluate(model, split, precision=precision, predictions=predictions)
-    result["flip_accuracy"] = evaluate(model, split, precision=precision, flip=True)["accuracy"]
-    return result
+        loss_total, correct, n = totals.tolist()
+        results[view] = {"loss": loss_total / n, "accuracy": correct / n}
+        if predictions:
+            results[view]["predictions"] = preds.cpu()
+    return results
 
 
 @torch.inference_mode()
@@ -69,7 +77,8 @@ def predict(
     model: nn.Module, split: Split, batch_size: int = EVAL_BATCH, transform=None, precision: str = "auto"
 ) -> torch.Tensor:
     """Predicted class of every image in ``split`` (a CPU tensor)."""
-    return _predict(model, split, batch_size, transform, precision)[0].cpu()
+    _, views = _predict(model, split, batch_size, transform, precision)
+    return views["single"][0].cpu()
 
 
 def _predict(
@@ -80,24 +89,29 @@ def _predict(
     precision,
     shard: tuple[int, int] = (0, 1),
     flip: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Predictions, labels and summed loss over ``split`` (this process's ``shard`` of it); ``flip``
-    averages the logits of each image and its mirror image."""
+) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Labels over ``split`` (this process's ``shard`` of it), and per view the predictions and summed
+    loss: ``"single"``, and with ``flip`` also ``"flip"`` (the logits of each image and its mirror
+    image averaged), both from one pass."""
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     split = split.to(device)
     check_inputs(model, transform, evaluated=split)
-    preds, labels, loss_sum = [], [], torch.zeros((), device=device)
+    names = ("single", "flip") if flip else ("single",)
+    preds = {name: [] for name in names}
+    losses = {name: torch.zeros((), device=device) for name in names}
+    labels = []
     with evaluation_mode(model):
         for x, y in split.batches(batch_size * shard[1], transform=transform, shard=shard):
             with autocast(device, precision):
-                logits = model(x)
+                logits = {"single": model(x)}
                 if flip:
-                    logits = (logits + model(x.flip(-1))) / 2
-            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-            preds.append(logits.argmax(1))
+                    logits["flip"] = (logits["single"] + model(x.flip(-1))) / 2
+            for name, view in logits.items():
+                losses[name] += F.cross_entropy(view.float(), y, reduction="sum")
+                preds[name].append(view.argmax(1))
             labels.append(y)
-    return torch.cat(preds), torch.cat(labels), loss_sum
+    return torch.cat(labels), {name: (torch.cat(preds[name]), losses[name]) for name in names}
 
 
 def per_class_accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
