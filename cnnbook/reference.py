@@ -87,7 +87,7 @@ class Reference:
     @property
     def label(self) -> str:
         p = self.provenance
-        return f"reference ({p['budget']}, {p['device_name']}, {p['wall_minutes']} min)"
+        return f"reference ({p['budget']}, {p['device_name']}, {p['wall_minutes']:.1f} min)"
 
     @property
     def summary(self) -> str:
@@ -191,7 +191,7 @@ def reference_table(
                     "model": run_id,
                     "budget": budget,
                     "epochs": len(ref.history),
-                    "minutes": p["wall_minutes"],
+                    "minutes": f"{p['wall_minutes']:.1f}",
                     "test accuracy": f"{ref.test['accuracy']:.2%}",
                     "with flip": f"{ref.test['flip_accuracy']:.2%}" if "flip_accuracy" in ref.test else "—",
                     "device": f"{p['device_name']} ({p['device']}, {p['threads']} threads)",

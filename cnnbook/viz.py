@@ -131,7 +131,8 @@ def explore_feature_maps(
 ):
     """A layer dropdown and an image slider over the feature maps of ``images`` (uint8), via ipywidgets.
 
-    The widgets need a live kernel (JupyterLab, Colab); a static page cannot redraw them.
+    Returns the ``ipywidgets.interactive`` panel, already showing the first layer and image; as the
+    last line of a cell it displays itself. Redrawing needs a live kernel (JupyterLab, Colab).
     """
     import ipywidgets as widgets
 
@@ -152,7 +153,7 @@ def explore_feature_maps(
         fig.suptitle(f"{layer}: {tuple(maps[layer].shape[1:])}, first {channels} channels", fontsize=9)
         plt.show()
 
-    return widgets.interact(
+    return widgets.interactive(
         show,
         layer=widgets.Dropdown(options=list(layers), description="layer"),
         image=widgets.IntSlider(0, 0, len(images) - 1, description="image"),

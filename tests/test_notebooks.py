@@ -108,3 +108,21 @@ def test_the_code_and_solutions_name_only_what_cnnbook_has(path):
 def test_no_code_cell_a_reader_sees_is_longer_than_30_lines(path):
     lengths = [len(code.splitlines()) for kind, code in python_snippets(path) if kind == "cell"]
     assert max(lengths) <= 30, f"{path.name}: code cells of {sorted(n for n in lengths if n > 30)} lines"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_worked_solution_runs_after_its_chapter(path, cifar, monkeypatch):
+    """The build never runs the solutions, so each chapter is executed here at the smoke budget with
+    its solutions appended as cells, in order, in the chapter's own kernel: a solution that calls a
+    renamed function or a variable the chapter no longer defines fails with its traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    solutions = [code for kind, code in python_snippets(path) if kind == "solution"]
+    nb.cells += [nbformat.v4.new_code_cell(code) for code in solutions]
+    for name, value in {"CNNBOOK_BUDGET": "smoke", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}.items():
+        monkeypatch.setenv(name, value)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    ran = [c for c in nb.cells[-len(solutions) :] if c.get("execution_count")]
+    assert len(ran) == len(solutions) >= 3

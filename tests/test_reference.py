@@ -119,9 +119,9 @@ def test_reference_curves_and_best_trained_use_a_stored_run_only_when_there_is_o
     assert best_trained(model, history, "resnet20", "quick", results=tmp_path) == (model, "this run (quick, 2 epochs)")
     _fake(tmp_path, "resnet20", "quick", epochs=3)
     runs = reference_curves("resnet20", "quick", results=tmp_path)
-    assert list(runs) == ["reference (quick, cpu, 1 min)"] and len(runs["reference (quick, cpu, 1 min)"]) == 3
+    assert list(runs) == ["reference (quick, cpu, 1.0 min)"] and len(runs["reference (quick, cpu, 1.0 min)"]) == 3
     shown, label = best_trained(model, history, "resnet20", "quick", results=tmp_path)
-    assert shown is not model and label == "reference (quick, cpu, 1 min)" and not shown.training
+    assert shown is not model and label == "reference (quick, cpu, 1.0 min)" and not shown.training
     assert (
         best_trained(model, History([{"epoch": e} for e in range(5)]), "resnet20", "quick", results=tmp_path)[0]
         is model
@@ -139,3 +139,4 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
     ]
     assert "reproduce --budget full" in rows[1]["device"]
     assert (rows[0]["test accuracy"], rows[0]["with flip"]) == ("50.00%", "—")  # a run from before flip was recorded
+    assert rows[0]["minutes"] == "1.0"  # one decimal for every run, whole minutes included

@@ -148,3 +148,19 @@ def test_plot_scatter_labels_every_point():
     assert [t.get_text() for t in ax.texts] == ["a", "b"]
     assert ax.get_xlim()[0] == 0 and ax.get_xlabel() == "x"
     plt.close(fig)
+
+
+def test_feature_map_explorer_redraws_the_chosen_layer_and_image():
+    import matplotlib.pyplot as plt
+
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    layers = ["stem", "stages.1"]
+    panel = viz.explore_feature_maps(get_model("resnet20").eval(), images, [0, 1, 2], list("abc"), layers)
+    layer, image = panel.kwargs_widgets
+    assert list(layer.options) == layers and (image.min, image.max) == (0, 2)
+    assert plt.gcf()._suptitle.get_text().startswith("stem: (16, 32, 32)")  # drawn on creation
+    layer.value, image.value = "stages.1", 2
+    fig = plt.gcf()
+    assert fig._suptitle.get_text().startswith("stages.1: (32, 16, 16)")
+    assert fig.axes[0].get_title() == "c"  # the third image's class
+    plt.close("all")
