@@ -17,7 +17,7 @@ from . import budgets, distributed, rundir
 from .checkpoint import CheckpointError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .device import PRECISIONS, default_device
-from .evaluation import evaluate
+from .evaluation import evaluate_with_flip
 from .models import count_parameters, get_model, list_models
 from .rundir import RunDirError
 from .sweep import SweepError
@@ -148,7 +148,7 @@ def _train(args) -> None:
             progress=not args.no_progress,
         )
         minutes = (time.perf_counter() - t0) / 60
-        test = evaluate(model, data.test, precision=args.precision)
+        test = evaluate_with_flip(model, data.test, precision=args.precision)
     finally:
         distributed.shutdown()
     if not ctx.is_main:
@@ -165,7 +165,8 @@ def _train(args) -> None:
     }
     rundir.write_json(args.out / "history.json", record)
     print(
-        f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% after {len(history)} epochs "
+        f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% ({100 * test['flip_accuracy']:.2f}% with flip) "
+        f"after {len(history)} epochs "
         f"({ctx.world_size} process{'es' if ctx.enabled else ''}, {minutes:.1f} min); "
         f"wrote {args.out / 'history.json'} and {args.out / 'checkpoint.pt'}"
     )

@@ -34,7 +34,7 @@ def test_subset_larger_than_the_data_is_an_error(cifar, capsys, tmp_path):
     assert "subset must be between 1 and 45000" in capsys.readouterr().err
 
 
-def test_train_writes_history_and_checkpoint(cifar, tmp_path):
+def test_train_writes_history_and_checkpoint(cifar, tmp_path, capsys):
     out = tmp_path / "run"
     assert (
         main(
@@ -44,7 +44,11 @@ def test_train_writes_history_and_checkpoint(cifar, tmp_path):
     )
     record = json.loads((out / "history.json").read_text())
     assert record["model"] == "resnet20" and len(record["records"]) == 1
-    assert 0 <= record["test"]["accuracy"] <= 1
+    test = record["test"]
+    assert 0 <= test["accuracy"] <= 1 and 0 <= test["flip_accuracy"] <= 1
+    assert f"test accuracy {100 * test['accuracy']:.2f}% ({100 * test['flip_accuracy']:.2f}% with flip)" in (
+        capsys.readouterr().out
+    )
     assert (out / "checkpoint.pt").stat().st_size > 100_000
 
 
