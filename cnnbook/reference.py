@@ -181,7 +181,7 @@ def reference_table(
                     "minutes": "—",
                     "test accuracy": "—",
                     "with flip": "—",
-                    "device": f"python -m cnnbook reproduce --budget {budget}",
+                    "device": f"`python -m cnnbook reproduce --budget {budget}`",  # code: Markdown keeps the "--"
                 }
             )
         for run_id, ref in found:

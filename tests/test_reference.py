@@ -138,5 +138,6 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
         ("(none yet)", "full", "—"),
     ]
     assert "reproduce --budget full" in rows[1]["device"]
+    assert rows[1]["device"].startswith("`") and rows[1]["device"].endswith("`")  # typeset as code, "--" intact
     assert (rows[0]["test accuracy"], rows[0]["with flip"]) == ("50.00%", "—")  # a run from before flip was recorded
     assert rows[0]["minutes"] == "1.0"  # one decimal for every run, whole minutes included
