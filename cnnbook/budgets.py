@@ -41,9 +41,10 @@ class Budget:
     test_subset: int | None  # test images for the final evaluation (None: all 10,000)
     transfer_subset: int  # images for fine-tuning torchvision's ImageNet models
     transfer_size: int  # their input resolution
+    seeds: int = 1  # seeds of every stored reference run (0, 1, ...): pages show their mean and spread
 
     def __post_init__(self) -> None:
-        for name in ("transfer_subset", "transfer_size"):
+        for name in ("transfer_subset", "transfer_size", "seeds"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"budget {self.name!r}: {name} must be a positive integer, got {value!r}")
@@ -79,7 +80,7 @@ BUDGETS = {
     "quick": Budget(
         "quick",
         chapter=Recipe(epochs=14, batch_size=256, lr=0.4, small_epochs=10),
-        side=Recipe(epochs=3, subset=10000, batch_size=128, lr=0.2),
+        side=Recipe(epochs=20, subset=2000, batch_size=64, lr=0.1),
         pretrain=Recipe(epochs=6, batch_size=256, lr=0.4),
         few_shot=FewShot(),
         transfer=FINE_TUNE,
@@ -87,6 +88,7 @@ BUDGETS = {
         test_subset=None,
         transfer_subset=1000,
         transfer_size=112,
+        seeds=3,
     ),
     "full": Budget(
         "full",
@@ -99,6 +101,7 @@ BUDGETS = {
         test_subset=None,
         transfer_subset=10000,
         transfer_size=224,
+        seeds=3,
     ),
 }
 

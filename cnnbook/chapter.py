@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -25,7 +25,9 @@ from .reference import (
     RunSpec,
     best_trained,
     matching_reference,
+    matching_seeds,
     reference_runs,
+    train_run,
 )
 from .train import train_model
 from .viz import LivePlot
@@ -40,6 +42,10 @@ class ChapterRun:
     minutes: float
     source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "this run (smoke, cpu, 0.4 min)"
     reference: Reference | None = None
+    seeds: list[History] = field(default_factory=list)  # every seed's history (stored, or this run's)
+
+    def __post_init__(self) -> None:
+        self.seeds = self.seeds or [self.history]
 
     def for_figures(self, name: str, budget: str) -> tuple[nn.Module, str]:
         """The model the chapter's figures show, with its label: this run's, unless it trained live
@@ -171,23 +177,28 @@ def side_runs(
     recipe = cfg.side.with_(precision=SIDE_PRECISION)
     runs, stored, why_not = {}, [], ""
     for name in models:
-        reference, why = matching_reference(RunSpec(name, "side", recipe), cfg.name, seed)
+        spec = RunSpec(name, "side", recipe, seed=seed)
+        reference, why = matching_reference(spec, cfg.name)
         if reference is not None and not train:
             runs[name] = _from_reference(reference, device)
+            others = [r for r in matching_seeds(spec, cfg) if r.path != reference.path]
+            runs[name].seeds += [r.history for r in others]
             stored.append(reference)
             continue
         why_not = why_not or ("TRAIN = True" if train else why)
         step(f"{name}: training the side run ({recipe.epochs} epochs)")
+        print(f"training the side run of {name} ({recipe.epochs} epochs)", flush=True)
         started = time.perf_counter()
-        model, history = train_model(name, recipe, data, seed=seed, device=device, progress=False)
+        model, history = train_run(spec, data, device=device, progress=False)
         minutes = (time.perf_counter() - started) / 60
         runs[name] = ChapterRun(model, history, minutes, f"this run ({cfg.name}, {device}, {minutes:.1f} min)")
     if stored:
         p = stored[0].provenance
+        seeds = min(len(runs[r.provenance["run"]["model"]].seeds) for r in stored)
         print(
             f"Showing stored runs of {', '.join(r.provenance['run']['model'] for r in stored)} "
-            f"({len(stored[0].history)} epochs, {p['device_name']}, {p['precision']}, commit "
-            f"{(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
+            f"({len(stored[0].history)} epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, "
+            f"{p['precision']}, commit {(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
         )
     if len(stored) < len(models):
         print(f"Trained here: {', '.join(m for m in models if runs[m].reference is None)} ({why_not}).")

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run ids to (re)train (resnet20, degradation-plain56, ...) or a kind: chapter, degradation",
     )
-    repro.add_argument("--seed", type=int, default=0)
+    repro.add_argument(
+        "--seeds", type=int, nargs="+", metavar="SEED", help="only these seeds (default: every seed the budget stores)"
+    )
     repro.add_argument("--no-progress", action="store_true")
     repro.add_argument(
         "--jobs", type=positive_int, default=1, help="train up to N runs at once, each its own process and log"
@@ -183,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             from . import jobs
 
             try:
-                jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seed=args.seed)
+                jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seeds=args.seeds)
             except jobs.JobsFailed as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
         elif args.command == "reproduce":
             from .reproduce import reproduce
 
-            reproduce(args.budget, args.only, seed=args.seed, progress=not args.no_progress)
+            reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress)
         elif args.command == "sweep":
             from .sweep import SWEEP_FILES, run_sweep
 

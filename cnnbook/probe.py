@@ -87,3 +87,44 @@ def zero_output(model: nn.Module, name: str):
         yield model
     finally:
         handle.remove()
+
+
+class LayerTrace:
+    """A training callback that records, after every epoch, how each convolution of ``model`` is
+    learning: its weight norm ``||W||``, the relative gradient ``||dL/dW|| / ||W||`` on a fixed
+    batch ``(x, y)`` of normalised training images, and the relative step ``||W_e - W_(e-1)|| /
+    ||W_(e-1)||`` the epoch took (from the initial weights for the first epoch).
+
+    The three lists (input to output) go into the epoch's history record as ``weight_norm``,
+    ``rel_grad`` and ``rel_step``. Training is unchanged: batch-norm statistics are restored after the
+    probe's forward pass and its gradients discarded.
+    """
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+        self.model, self.x, self.y = model, x, y
+        self.previous = self._weights()
+
+    def _convs(self) -> list[nn.Conv2d]:
+        return [m for m in self.model.modules() if isinstance(m, nn.Conv2d)]
+
+    def _weights(self) -> list[torch.Tensor]:
+        return [conv.weight.detach().float().clone() for conv in self._convs()]
+
+    def __call__(self, history) -> bool:
+        buffers = {name: b.clone() for name, b in self.model.named_buffers()}
+        was_training = self.model.training
+        self.model.train()  # the gradient training sees: batch statistics, as in every step
+        _, grads = gradient_norms(self.model, self.x, self.y)
+        self.model.train(was_training)
+        with torch.no_grad():
+            for name, b in self.model.named_buffers():
+                b.copy_(buffers[name])
+        weights = self._weights()
+        norms = [w.norm().item() for w in weights]
+        history.last.update(
+            weight_norm=norms,
+            rel_grad=[g / n for g, n in zip(grads, norms)],
+            rel_step=[(w - p).norm().item() / p.norm().item() for w, p in zip(weights, self.previous)],
+        )
+        self.previous = weights
+        return False

@@ -11,7 +11,7 @@ The results travel inside the package, so an installed ``cnnbook`` (Colab) has t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -19,40 +19,62 @@ import torch
 from .budgets import BUDGETS, Budget, get_budget
 from .history import History
 from .models import get_model, list_models
-from .recipe import Recipe, fingerprint
+from .recipe import Recipe, fingerprint, recipe_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
-# Side experiments: Chapter 1's depth and block comparisons, Chapter 3's DenseNet against ResNet.
-SIDE_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "preact_resnet20", "preact_resnet56", "densenet_cifar")
-# They compare final training losses that differ by tenths after a few epochs, where bf16 rounding
-# moves them by a similar amount: they run in fp32 everywhere.
+# Side experiments: Chapter 1's degradation study (He et al., Fig. 6), plain, residual and pre-activation
+# networks of 20 and 56 layers.
+SIDE_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "preact_resnet20", "preact_resnet56")
+# They compare final training errors a few points apart, where bf16 rounding moves them by a
+# similar amount: they run in fp32 everywhere.
 SIDE_PRECISION = "fp32"
+SIDE_VAL_IMAGES = 1000  # validated after every epoch on this many images: the training error is what they compare
 TRANSFER_MODEL = "resnet20"
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One reference run: a registry model trained with a recipe (``kind``: chapter, side, transfer)."""
+    """One reference run: a registry model trained with a recipe (``kind``: chapter, side, transfer)
+    and a seed. Every seed of a run is stored; the figures use seed 0's weights."""
 
     model: str
     kind: str
     recipe: Recipe
     extra: dict = field(default_factory=dict)  # settings beyond the recipe (the transfer experiment's)
+    seed: int = 0
 
     @property
     def run_id(self) -> str:
+        """The run's name, the same for every seed: ``resnet20``, ``side-plain56``."""
         return self.model if self.kind == "chapter" else f"{self.kind}-{self.model}"
 
-    def fingerprint(self, seed: int = 0) -> str:
+    @property
+    def folder(self) -> str:
+        """Its folder in ``results/<budget>/``: the run id for seed 0, ``<run id>.seed<k>`` for others."""
+        return run_folder(self.run_id, self.seed)
+
+    @property
+    def keeps_weights(self) -> bool:
+        """Seed 0's weights are stored for the figures; other seeds store history and provenance only."""
+        return self.seed == 0
+
+    def fingerprint(self, seed: int | None = None) -> str:
         num_classes = self.extra.get("num_classes", 10)
         rest = {k: v for k, v in self.extra.items() if k != "num_classes"}
+        seed = self.seed if seed is None else seed
         return fingerprint(self.model, self.recipe, seed, num_classes=num_classes, **rest)
+
+
+def run_folder(run_id: str, seed: int = 0) -> str:
+    """The folder of seed ``seed`` of run ``run_id`` in ``results/<budget>/``."""
+    return run_id if seed == 0 else f"{run_id}.seed{seed}"
 
 
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
-    and the class-transfer experiment (:mod:`cnnbook.class_transfer`)."""
+    and the class-transfer experiment (:mod:`cnnbook.class_transfer`), each at seeds 0 to
+    ``cfg.seeds - 1`` (all of seed 0 first)."""
     from .class_transfer import SOURCE_CLASSES, settings_dict
 
     models = list_models()
@@ -61,17 +83,49 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     runs += [RunSpec(m, "side", side) for m in SIDE_MODELS if m in models]
     few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(cfg.few_shot)}
     runs.append(RunSpec(TRANSFER_MODEL, "transfer", cfg.pretrain, few_shot))
-    return runs
+    return [replace(run, seed=seed) for seed in range(cfg.seeds) for run in runs]
 
 
-def select_runs(cfg: Budget, only: list[str] | None = None) -> list[RunSpec]:
-    """All reference runs, or those named in ``only``: run ids (``resnet20``, ``side-plain56``)
-    or a whole kind (``chapter``, ``side``, ``transfer``)."""
-    runs = [r for r in reference_runs(cfg) if not only or r.run_id in only or r.kind in only]
+def select_runs(cfg: Budget, only: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
+    """All reference runs, or those named in ``only``: run ids (``resnet20``, ``side-plain56``: every
+    seed), folders (``side-plain56.seed2``: one seed) or a whole kind (``chapter``, ``side``,
+    ``transfer``); with ``seeds``, only those seeds."""
+    every = reference_runs(cfg)
+    runs = [r for r in every if not only or r.run_id in only or r.folder in only or r.kind in only]
+    if seeds is not None:
+        unknown = sorted(set(seeds) - set(range(cfg.seeds)))
+        if unknown:
+            raise ValueError(f"budget {cfg.name!r} stores seeds 0 to {cfg.seeds - 1}; no seed {unknown[0]}")
+        runs = [r for r in runs if r.seed in seeds]
     if only and not runs:
-        valid = sorted({r.run_id for r in reference_runs(cfg)} | {r.kind for r in reference_runs(cfg)})
+        valid = sorted({r.run_id for r in every} | {r.kind for r in every})
         raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
     return runs
+
+
+TRACE_IMAGES = 256  # the fixed training batch on which a side run's layers are traced every epoch
+
+
+def train_run(spec: RunSpec, data, **fit_options) -> tuple[torch.nn.Module, History]:
+    """Train the run ``spec`` on ``data`` (a :class:`~cnnbook.data.CIFAR10`) with its seed, as
+    ``reproduce`` and the chapters do. A side run also traces its layers every epoch
+    (:class:`~cnnbook.probe.LayerTrace`), which the gradient-flow figures read."""
+    from .data import normalize
+    from .probe import LayerTrace
+    from .train import fit, set_seed
+
+    set_seed(spec.seed)
+    model = get_model(spec.model)
+    callbacks = list(fit_options.pop("callbacks", ()))
+    val = data.val
+    if spec.kind == "side":  # a fixed batch of the images the run trains on
+        trained = data.train.take(spec.recipe.subset, seed=spec.seed)
+        x, y = trained.images[:TRACE_IMAGES], trained.labels[:TRACE_IMAGES]
+        callbacks.append(LayerTrace(model, normalize(x), y))
+        val = data.val.take_up_to(SIDE_VAL_IMAGES, seed=spec.seed)
+    recipe = recipe_for(spec.model, spec.recipe)
+    history = fit(model, data.train, val, recipe, seed=spec.seed, callbacks=callbacks, **fit_options)
+    return model, history
 
 
 @dataclass
@@ -110,7 +164,7 @@ class Reference:
 
 
 def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> Reference | None:
-    """The stored reference run ``run_id`` at ``budget``, or None if there is none."""
+    """The stored reference run in folder ``run_id`` (a :attr:`RunSpec.folder`) at ``budget``, or None."""
     path = results / budget / run_id
     if not (path / "history.json").exists():
         return None
@@ -122,36 +176,43 @@ def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> Referen
 
 
 def matching_reference(
-    spec: RunSpec, budget: str, seed: int = 0, results: Path = RESULTS
+    spec: RunSpec, budget: str, seed: int | None = None, results: Path = RESULTS
 ) -> tuple[Reference | None, str]:
-    """The stored run of ``spec`` at ``budget`` if it was trained with exactly this spec and seed;
-    else None and one line saying why."""
-    ref = load_reference(spec.run_id, budget, results)
+    """The stored run of ``spec`` at ``budget`` if it was trained with exactly this spec and seed
+    (``seed`` overrides the spec's); else None and one line saying why."""
+    if seed is not None:
+        spec = replace(spec, seed=seed)
+    ref = load_reference(spec.folder, budget, results)
     if ref is None:
-        return None, f"no stored reference run of {spec.run_id} at budget {budget!r}"
+        return None, f"no stored reference run of {spec.folder} at budget {budget!r}"
     stored = ref.provenance.get("fingerprint")
-    if stored != spec.fingerprint(seed):
+    if stored != spec.fingerprint():
         differences = _recipe_differences(ref.provenance.get("recipe", {}), spec.recipe.as_dict())
         why = f"these settings differ from it: {differences}" if differences else "it was trained by other code"
-        return None, f"the stored reference run of {spec.run_id} at budget {budget!r} does not match ({why})"
+        return None, f"the stored reference run of {spec.folder} at budget {budget!r} does not match ({why})"
     return ref, ref.summary
+
+
+def matching_seeds(spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[Reference]:
+    """Every stored seed of ``spec``'s run at budget ``cfg`` that matches the code, seed 0 first."""
+    found = (matching_reference(spec, cfg.name, seed, results)[0] for seed in range(cfg.seeds))
+    return [ref for ref in found if ref is not None]
 
 
 def stale_references(results: Path = RESULTS) -> list[str]:
     """One line for every stored run the current code would not show: unknown run, or another fingerprint."""
     stale = []
     for budget in BUDGETS:
-        specs = {s.run_id: s for s in reference_runs(get_budget(budget))}
+        specs = {s.folder: s for s in reference_runs(get_budget(budget))}
         for path in sorted((results / budget).glob("*/history.json")):
-            run_id = path.parent.name
-            if run_id not in specs:
-                stale.append(f"{budget}/{run_id}: no longer a reference run (delete it)")
+            folder = path.parent.name
+            if folder not in specs:
+                stale.append(f"{budget}/{folder}: no longer a reference run (delete it)")
                 continue
-            seed = json.loads((path.parent / "provenance.json").read_text()).get("seed", 0)
-            ref, why = matching_reference(specs[run_id], budget, seed, results)
+            ref, why = matching_reference(specs[folder], budget, results=results)
             if ref is None:
                 stale.append(
-                    f"{budget}/{run_id}: {why}; rerun: python -m cnnbook reproduce --budget {budget} --only {run_id}"
+                    f"{budget}/{folder}: {why}; rerun: python -m cnnbook reproduce --budget {budget} --only {folder}"
                 )
     return stale
 

@@ -1,14 +1,15 @@
 """``python -m cnnbook reproduce``: train the book's reference runs and store them with their provenance.
 
-Each run of :func:`cnnbook.reference.reference_runs` goes to ``results/<budget>/<run>/``:
-``history.json`` (per-epoch history and test metrics), ``checkpoint.pt`` (final weights) and
-``provenance.json`` (command, recipe and fingerprint, seed, git commit, versions, device,
+Each run of :func:`cnnbook.reference.reference_runs` goes to ``results/<budget>/<folder>/``:
+``history.json`` (per-epoch history and test metrics), ``checkpoint.pt`` (final weights, seed 0
+only) and ``provenance.json`` (command, recipe and fingerprint, seed, git commit, versions, device,
 number format, wall time, dataset variant).
 """
 
 from __future__ import annotations
 
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -24,37 +25,63 @@ from .data import load_cifar10
 from .device import default_device, resolve_precision
 from .evaluation import evaluate, evaluate_with_flip
 from .recipe import recipe_for
-from .reference import RESULTS, RunSpec, select_runs
-from .rundir import acquire_lock, release_lock, write_json
-from .train import train_model
+from .reference import RESULTS, RunSpec, select_runs, train_run
+from .rundir import LOCK, acquire_lock, release_lock, write_json
 
 
 def reproduce(
-    budget: str, only: list[str] | None = None, seed: int = 0, results: Path = RESULTS, progress: bool = True
+    budget: str,
+    only: list[str] | None = None,
+    seeds: list[int] | None = None,
+    results: Path = RESULTS,
+    progress: bool = True,
 ) -> list[Path]:
-    """Train the reference runs of ``budget`` (all, or those :func:`select_runs` picks from ``only``)."""
+    """Train the reference runs of ``budget`` (all, or those :func:`select_runs` picks from ``only``
+    and ``seeds``), seed by seed.
+
+    Each run trains in a hidden folder beside its target (``.<folder>.partial``) and replaces the
+    stored run only once it is complete: an interrupted or failed run leaves the stored one as it
+    was, and the next ``reproduce`` of it continues from its last finished epoch.
+    """
     cfg = get_budget(budget)
-    runs = select_runs(cfg, only)
+    runs = select_runs(cfg, only, seeds)
     device = default_device()
     commit = git_commit()  # the code the runs start from
-    data = load_cifar10(val_subset=cfg.val_subset, seed=seed)
+    data = {}  # CIFAR-10 per seed: the validation split is drawn with the run's seed
     written = []
     for spec in runs:
-        out = results / cfg.name / spec.run_id
-        out.mkdir(parents=True, exist_ok=True)
-        lock = acquire_lock(out)  # one reproduce per run folder
+        if spec.seed not in data:
+            data[spec.seed] = load_cifar10(val_subset=cfg.val_subset, seed=spec.seed)
+        target = results / cfg.name / spec.folder
+        partial = target.with_name(f".{spec.folder}.partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        lock = acquire_lock(partial)  # one reproduce per run
         try:
-            written.append(_reproduce_one(spec, cfg.name, data, out, seed, device, commit, progress))
+            _reproduce_one(spec, cfg.name, data[spec.seed], partial, device, commit, progress)
+            swap_in(partial, target)
         finally:
             release_lock(lock)
+        written.append(target)
     return written
 
 
-def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, seed: int, device, commit, progress: bool) -> Path:
-    """Train one reference run into ``out``. The old history goes first and the new one last, so a
-    crash never leaves a history beside weights of another run."""
-    (out / "history.json").unlink(missing_ok=True)
-    print(f"[{budget}] {spec.run_id}: {spec.recipe.epochs} epochs", flush=True)
+def swap_in(partial: Path, target: Path) -> None:
+    """Put the finished run in ``partial`` in place of ``target`` (the stored run, if any)."""
+    (partial / LOCK).unlink(missing_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    partial.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, device, commit, progress: bool) -> Path:
+    """Train one reference run into ``out`` (resuming the checkpoint an interrupted run left there)."""
+    seed = spec.seed
+    print(f"[{budget}] {spec.folder}: {spec.recipe.epochs} epochs, seed {seed}", flush=True)
     options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, "progress": progress}
     t0 = time.perf_counter()
     extra = {}
@@ -64,19 +91,20 @@ def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, seed: int, devic
         settings = class_transfer.FewShot(**spec.extra["few_shot"])
         extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=seed, device=device)
     else:
-        model, history = train_model(spec.model, spec.recipe, data, seed=seed, **options)
+        model, history = train_run(spec, data, **options)
         test = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
     seconds = time.perf_counter() - t0
-    save_checkpoint(out / "checkpoint.pt", model)
+    if spec.keeps_weights:
+        save_checkpoint(out / "checkpoint.pt", model)
     (out / "resume.pt").unlink(missing_ok=True)
-    write_json(out / "provenance.json", provenance(budget, spec, seed, seconds, data.variant, device, commit))
+    write_json(out / "provenance.json", provenance(budget, spec, seconds, data.variant, device, commit))
     write_json(out / "history.json", {"model": spec.model, "test": test, **extra, **history.to_dict()})
-    print(f"[{budget}] {spec.run_id}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
+    print(f"[{budget}] {spec.folder}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
     return out
 
 
 def provenance(
-    budget: str, spec: RunSpec, seed: int, seconds: float, variant: str, device: torch.device, commit: str | None
+    budget: str, spec: RunSpec, seconds: float, variant: str, device: torch.device, commit: str | None
 ) -> dict:
     """Everything needed to say where a reference number came from, and whether it still matches the code."""
     return {
@@ -84,8 +112,8 @@ def provenance(
         "budget": budget,
         "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
         "recipe": recipe_for(spec.model, spec.recipe).as_dict(),
-        "fingerprint": spec.fingerprint(seed),
-        "seed": seed,
+        "fingerprint": spec.fingerprint(),
+        "seed": spec.seed,
         "git_commit": commit,
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -265,6 +265,58 @@ def plot_gradient_profiles(
     return fig
 
 
+def plot_seed_curves(
+    panels: Mapping[str, Mapping[str, Sequence[History]]],
+    key: str = "train_acc",
+    ylabel: str = "training error (%)",
+    transform=lambda v: 100 * (1 - v),
+):
+    """One panel per entry of ``panels`` (e.g. "plain"), one colour per network in it: the mean over
+    seeds as a bold line, the range of the seeds as a band, each seed as a thin line.
+
+    ``panels[panel][network]`` is that network's histories, one per seed; ``key`` is the record
+    plotted (by default the training error in %, as He et al. plot it). Epoch ticks are whole numbers.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.4), sharey=True, squeeze=False)
+    for ax, (panel, nets) in zip(axes[0], panels.items()):
+        for (name, runs), color in zip(nets.items(), COLORS * 10):
+            curves = torch.tensor([[transform(v) for v in h[key]] for h in runs])
+            epochs = runs[0]["epoch"]
+            for curve in curves:
+                ax.plot(epochs, curve, color=color, linewidth=0.6, alpha=0.5)
+            ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=color, alpha=0.15)
+            ax.plot(epochs, curves.mean(0), color=color, linewidth=2, label=f"{name} ({len(runs)} seeds)")
+        ax.set_title(panel)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_trace(traces: Mapping[str, History], key: str = "rel_step", label: str = "relative step per epoch"):
+    """Heat maps, one per network: the per-layer value ``key`` of :class:`~cnnbook.probe.LayerTrace`
+    (rows: convolutions, input at the top; columns: epochs), on one shared log colour scale."""
+    from matplotlib.colors import LogNorm
+
+    maps = {name: torch.tensor(h[key]).T for name, h in traces.items()}
+    values = torch.cat([m.flatten() for m in maps.values()])
+    norm = LogNorm(vmin=values[values > 0].min().item(), vmax=values.max().item())
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.4 * len(maps), 3.6), squeeze=False)
+    for ax, (name, values) in zip(axes[0], maps.items()):
+        image = ax.imshow(values.numpy(), aspect="auto", norm=norm, cmap="viridis", interpolation="nearest",
+                          extent=(0.5, values.shape[1] + 0.5, values.shape[0] - 0.5, -0.5))  # fmt: skip
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("convolution (input at top)")
+    fig.colorbar(image, ax=list(axes[0]), label=label)
+    return fig
+
+
 def plot_accuracy_vs_cost(points: Sequence[Mapping], costs: Sequence[str], title: str | None = None):
     """Scatter of ``point["accuracy"]`` (a fraction) against each cost column, one panel per cost.
 

@@ -80,13 +80,14 @@ def test_reproduce_jobs_runs_each_reference_run_as_its_own_cli_process(tmp_path,
     started = {}
     monkeypatch.setattr(jobs, "load_cifar10", lambda: None)
     monkeypatch.setattr(jobs, "run_jobs", lambda todo, parallel, env: started.update(todo=todo, parallel=parallel))
-    assert cli.main(["reproduce", "--budget", "smoke", "--only", "chapter", "--jobs", "2", "--seed", "3"]) == 0
+    assert cli.main(["reproduce", "--budget", "quick", "--only", "chapter", "--jobs", "2", "--seeds", "1", "2"]) == 0
     names = [job.name for job in started["todo"]]
-    assert names == [run.run_id for run in select_runs(get_budget("smoke"), ["chapter"])] != []
+    assert names == [run.folder for run in select_runs(get_budget("quick"), ["chapter"], [1, 2])] != []
+    assert names[0] == "resnet20.seed1" and names[-1] == "densenet_cifar.seed2"
     assert started["parallel"] == 2
     command = started["todo"][0].command
-    assert command[1:] == ["-m", "cnnbook", "reproduce", "--budget", "smoke", "--seed", "3", "--only", "resnet20"]
-    assert started["todo"][0].log == Path("runs/reproduce-smoke/resnet20.log")
+    assert command[1:] == ["-m", "cnnbook", "reproduce", "--budget", "quick", "--only", "resnet20.seed1"]
+    assert started["todo"][0].log == Path("runs/reproduce-quick/resnet20.seed1.log")
 
 
 def test_reproduce_jobs_reports_a_failed_run_and_exits_nonzero(monkeypatch, capsys):

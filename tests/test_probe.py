@@ -34,3 +34,32 @@ def test_relative_gradient_norms_leave_no_gradients_behind():
     model = two_layer_net()
     probe.relative_gradient_norms(model, torch.randn(4, 2), torch.tensor([0, 1, 0, 1]), layer_type=nn.Linear)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_layer_trace_records_every_conv_each_epoch_and_leaves_training_unchanged(tiny_split):
+    from cnnbook import Recipe
+    from cnnbook.data import normalize
+    from cnnbook.models import get_model
+    from cnnbook.train import fit, set_seed
+
+    recipe = Recipe(epochs=2, batch_size=16, lr=0.05, precision="fp32")
+
+    def run(traced: bool):
+        set_seed(0)
+        model = get_model("plain20")
+        trace = [probe.LayerTrace(model, normalize(tiny_split.images[:8]), tiny_split.labels[:8])] if traced else []
+        return fit(model, tiny_split, None, recipe, device="cpu", progress=False, callbacks=trace)
+
+    plain, traced = run(False), run(True)
+    assert plain["train_loss"] == traced["train_loss"]  # the probe's pass changes no weight and no BN statistic
+    convs = sum(isinstance(m, nn.Conv2d) for m in get_model_modules("plain20"))
+    for record in traced.records:
+        assert len(record["weight_norm"]) == len(record["rel_grad"]) == len(record["rel_step"]) == convs
+        assert all(v > 0 for v in record["rel_step"])  # every layer moved during the epoch
+        assert all(math.isfinite(v) for v in record["rel_grad"])
+
+
+def get_model_modules(name):
+    from cnnbook.models import get_model
+
+    return list(get_model(name).modules())

@@ -34,14 +34,14 @@ def test_stale_references_names_a_run_whose_recipe_changed(tmp_path):
     path = tmp_path / "quick" / "side-plain20"
     path.mkdir(parents=True)
     (path / "history.json").write_text(json.dumps({"model": "plain20", "test": {}, "records": []}))
-    old = spec.recipe.with_(lr=0.1)  # trained with another learning rate than the code's
+    old = spec.recipe.with_(lr=0.3)  # trained with another learning rate than the code's
     record = {"recipe": old.as_dict(), "fingerprint": fingerprint("plain20", old, 0), "seed": 0}
     (path / "provenance.json").write_text(json.dumps(record))
     (tmp_path / "quick" / "vgg16").mkdir()
     (tmp_path / "quick" / "vgg16" / "history.json").write_text("{}")
     assert stale_references(tmp_path) == [
         "quick/side-plain20: the stored reference run of side-plain20 at budget 'quick' does not match "
-        "(these settings differ from it: lr 0.1 -> 0.2); rerun: python -m cnnbook reproduce --budget quick "
+        "(these settings differ from it: lr 0.3 -> 0.1); rerun: python -m cnnbook reproduce --budget quick "
         "--only side-plain20",
         "quick/vgg16: no longer a reference run (delete it)",
     ]
@@ -62,7 +62,7 @@ def test_fingerprint_changes_with_everything_that_decides_a_run():
 
 def test_reference_set_has_chapter_side_and_transfer_runs():
     quick = get_budget("quick")
-    ids = [r.run_id for r in reference_runs(quick)]
+    ids = [r.run_id for r in reference_runs(quick) if r.seed == 0]
     assert ids[:3] == list(CHAPTER_MODELS) and "side-plain56" in ids and "side-preact_resnet56" in ids
     assert ids[-1] == "transfer-resnet20"
     side = next(r for r in reference_runs(quick) if r.run_id == "side-plain20")
@@ -71,10 +71,10 @@ def test_reference_set_has_chapter_side_and_transfer_runs():
 
 def test_only_selects_run_ids_or_whole_kinds():
     quick = get_budget("quick")
-    assert [r.run_id for r in select_runs(quick, ["resnet20"])] == ["resnet20"]
-    assert [r.run_id for r in select_runs(quick, ["side"])] == [f"side-{m}" for m in SIDE_MODELS]
-    assert [r.run_id for r in select_runs(quick, ["chapter"])] == list(CHAPTER_MODELS)
-    assert len(select_runs(quick)) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1
+    assert [r.folder for r in select_runs(quick, ["resnet20"])] == ["resnet20", "resnet20.seed1", "resnet20.seed2"]
+    assert [r.run_id for r in select_runs(quick, ["side"], [0])] == [f"side-{m}" for m in SIDE_MODELS]
+    assert [r.run_id for r in select_runs(quick, ["chapter"], [0])] == list(CHAPTER_MODELS)
+    assert len(select_runs(quick, seeds=[0])) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1
     with pytest.raises(ValueError, match="matches no reference run; valid: .*resnet20"):
         select_runs(quick, ["vgg"])
 
@@ -141,3 +141,67 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
     assert rows[1]["device"].startswith("`") and rows[1]["device"].endswith("`")  # typeset as code, "--" intact
     assert (rows[0]["test accuracy"], rows[0]["with flip"]) == ("50.00%", "—")  # a run from before flip was recorded
     assert rows[0]["minutes"] == "1.0"  # one decimal for every run, whole minutes included
+
+
+def test_every_run_is_stored_at_each_seed_of_its_budget():
+    quick = get_budget("quick")
+    runs = reference_runs(quick)
+    assert quick.seeds >= 3 and len(runs) == quick.seeds * (len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1)
+    assert len({r.folder for r in runs}) == len(runs)
+    assert [r.folder for r in runs if r.run_id == "side-plain56"] == [
+        "side-plain56",
+        *(f"side-plain56.seed{k}" for k in range(1, quick.seeds)),
+    ]
+    assert {r.seed for r in runs[: len(runs) // quick.seeds]} == {0}  # seed 0 (the figures' weights) first
+    assert [r.folder for r in select_runs(quick, ["resnet20.seed2"])] == ["resnet20.seed2"]
+    assert [r.folder for r in select_runs(quick, ["side"], seeds=[1])] == [f"side-{m}.seed1" for m in SIDE_MODELS]
+    with pytest.raises(ValueError, match="stores seeds 0 to 2; no seed 7"):
+        select_runs(quick, ["side"], seeds=[7])
+
+
+def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_path):
+    reproduce("smoke", ["side-resnet20"], results=tmp_path, progress=False)  # smoke stores one seed
+    import dataclasses
+
+    from cnnbook import budgets
+
+    two = dataclasses.replace(budgets.BUDGETS["smoke"], seeds=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(budgets.BUDGETS, "smoke", two)
+        reproduce("smoke", ["side-resnet20"], seeds=[1], results=tmp_path, progress=False)
+        folder = tmp_path / "smoke" / "side-resnet20.seed1"
+        assert sorted(p.name for p in folder.iterdir()) == ["history.json", "provenance.json"]
+        assert json.loads((folder / "provenance.json").read_text())["seed"] == 1
+        spec = next(s for s in reference_runs(two) if s.run_id == "side-resnet20")
+        from cnnbook.reference import matching_seeds
+
+        assert [r.provenance["seed"] for r in matching_seeds(spec, two, tmp_path)] == [0, 1]
+        assert not stale_references(tmp_path)
+    history = json.loads((tmp_path / "smoke" / "side-resnet20" / "history.json").read_text())
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in get_model("resnet20").modules())
+    assert len(history["records"][0]["rel_grad"]) == convs == 19  # a side run traces every convolution
+
+
+def test_an_interrupted_reproduce_leaves_the_stored_run_byte_identical_and_the_next_one_finishes(
+    cifar, tmp_path, monkeypatch
+):
+    from cnnbook import reproduce as reproduce_module
+
+    reproduce("smoke", ["side-plain20"], results=tmp_path, progress=False)
+    stored = tmp_path / "smoke" / "side-plain20"
+    before = {p.name: p.read_bytes() for p in stored.iterdir()}
+    real = reproduce_module.train_run
+
+    def interrupted(spec, data, **options):
+        options["callbacks"] = [lambda history: (_ for _ in ()).throw(KeyboardInterrupt)]
+        return real(spec, data, **options)
+
+    monkeypatch.setattr(reproduce_module, "train_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce("smoke", ["side-plain20"], results=tmp_path, progress=False)
+    assert {p.name: p.read_bytes() for p in stored.iterdir()} == before
+    partial = tmp_path / "smoke" / ".side-plain20.partial"
+    assert (partial / "resume.pt").exists()  # the interrupted run's finished epoch is kept
+    monkeypatch.setattr(reproduce_module, "train_run", real)
+    reproduce("smoke", ["side-plain20"], results=tmp_path, progress=False)
+    assert not partial.exists() and (stored / "history.json").exists() and not stale_references(tmp_path)
