@@ -209,17 +209,29 @@ def class_transfer_experiment(
     cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> tuple[list[dict], str]:
     """The rows of :func:`cnnbook.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
-    which run they come from: the stored transfer run, or one made here."""
+    which run they come from: the stored transfer run, or one made here. Each row also holds
+    ``seeds`` (the learner's test accuracy at every stored seed, or this run's alone) and
+    ``test images`` (the target classes' test images it was measured on)."""
     spec = next(s for s in reference_runs(cfg) if s.kind == "transfer")
     reference, why = matching_reference(spec, cfg.name, seed)
+    test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
     if reference is not None and not train:
         step("class transfer: showing the stored run")
-        return reference.extra["few_shot"], f"stored run: {why}; set TRAIN = True to run it here"
+        runs = [reference] + [r for r in matching_seeds(spec, cfg) if r.path != reference.path]
+        rows = [
+            {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
+            for i, row in enumerate(reference.extra["few_shot"])
+        ]
+        seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+        return rows, f"stored run ({seeds}): {why}; set TRAIN = True to run it here"
     step(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
+    print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)", flush=True)
     started = time.perf_counter()
     model, _ = class_transfer.pretrain(TRANSFER_MODEL, spec.recipe, data, seed=seed, device=device, progress=False)
     settings = class_transfer.FewShot(**spec.extra["few_shot"])
+    print("class transfer: frozen features, fine-tuning and from scratch on the four other classes", flush=True)
     rows = class_transfer.compare(model, TRANSFER_MODEL, data, settings, seed=seed, device=device)
+    rows = [{**row, "seeds": [row["test accuracy"]], "test images": test_images} for row in rows]
     minutes = (time.perf_counter() - started) / 60
     return rows, f"this run ({cfg.name}, {device}, {minutes:.1f} min; {'TRAIN = True' if train else why})"
 

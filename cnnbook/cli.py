@@ -74,10 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="+",
         metavar="NAME",
-        help="run ids to (re)train (resnet20, degradation-plain56, ...) or a kind: chapter, degradation",
+        help="run ids to (re)train (resnet20, side-plain56: every seed; side-plain56.seed2: one) or a kind: "
+        "chapter, side, transfer",
     )
     repro.add_argument(
         "--seeds", type=int, nargs="+", metavar="SEED", help="only these seeds (default: every seed the budget stores)"
+    )
+    repro.add_argument(
+        "--missing", action="store_true", help="only the runs without a stored result that matches the code"
     )
     repro.add_argument("--no-progress", action="store_true")
     repro.add_argument(
@@ -185,14 +189,14 @@ def main(argv: list[str] | None = None) -> int:
             from . import jobs
 
             try:
-                jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seeds=args.seeds)
+                jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seeds=args.seeds, missing=args.missing)
             except jobs.JobsFailed as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
         elif args.command == "reproduce":
             from .reproduce import reproduce
 
-            reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress)
+            reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress, missing=args.missing)
         elif args.command == "sweep":
             from .sweep import SWEEP_FILES, run_sweep
 

@@ -81,16 +81,27 @@ def child_env(parallel: int, device: torch.device, cpus: int | None = None) -> d
 
 
 def reproduce_in_parallel(
-    budget: str, only: list[str] | None, jobs: int, seeds: list[int] | None = None, logs: Path | None = None
+    budget: str,
+    only: list[str] | None,
+    jobs: int,
+    seeds: list[int] | None = None,
+    logs: Path | None = None,
+    missing: bool = False,
 ) -> dict[str, float]:
     """Train the reference runs of ``budget`` (see :func:`cnnbook.reference.select_runs`) as at most
     ``jobs`` processes at a time, logging to ``logs`` (default ``runs/reproduce-<budget>/``)."""
-    runs = select_runs(get_budget(budget), only, seeds)
+    runs = select_runs(get_budget(budget), only, seeds, missing)
+    if not runs:
+        print(f"[jobs] every selected reference run of {budget!r} is stored already", flush=True)
+        return {}
     logs = logs or Path("runs") / f"reproduce-{budget}"
     load_cifar10()  # fills the decoded-data cache once, instead of every process decoding it
-    command = [sys.executable, "-m", "cnnbook", "reproduce", "--budget", budget, "--only"]
+    command = [sys.executable, "-m", "cnnbook", "reproduce", "--budget", budget]
     parallel = min(jobs, len(runs))
-    todo = [Job(run.folder, [*command, run.folder], logs / f"{run.folder}.log") for run in runs]
+    todo = [
+        Job(run.folder, [*command, "--only", run.run_id, "--seeds", str(run.seed)], logs / f"{run.folder}.log")
+        for run in runs
+    ]
     t0 = time.perf_counter()
     seconds = run_jobs(todo, parallel, child_env(parallel, default_device()))
     print(f"[jobs] {len(todo)} runs, {parallel} at a time: {(time.perf_counter() - t0) / 60:.1f} min", flush=True)

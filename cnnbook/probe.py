@@ -102,7 +102,7 @@ class LayerTrace:
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor):
         self.model, self.x, self.y = model, x, y
-        self.previous = self._weights()
+        self.previous, self.seen = self._weights(), 0  # the weights after epoch `seen`
 
     def _convs(self) -> list[nn.Conv2d]:
         return [m for m in self.model.modules() if isinstance(m, nn.Conv2d)]
@@ -121,10 +121,9 @@ class LayerTrace:
                 b.copy_(buffers[name])
         weights = self._weights()
         norms = [w.norm().item() for w in weights]
-        history.last.update(
-            weight_norm=norms,
-            rel_grad=[g / n for g, n in zip(grads, norms)],
-            rel_step=[(w - p).norm().item() / p.norm().item() for w, p in zip(weights, self.previous)],
-        )
-        self.previous = weights
+        # a resumed run starts from a checkpoint: the step of its first epoch is not known (None)
+        known = len(history) == self.seen + 1
+        steps = [(w - p).norm().item() / p.norm().item() if known else None for w, p in zip(weights, self.previous)]
+        history.last.update(weight_norm=norms, rel_grad=[g / n for g, n in zip(grads, norms)], rel_step=steps)
+        self.previous, self.seen = weights, len(history)
         return False

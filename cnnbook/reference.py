@@ -86,10 +86,17 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     return [replace(run, seed=seed) for seed in range(cfg.seeds) for run in runs]
 
 
-def select_runs(cfg: Budget, only: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
+def select_runs(
+    cfg: Budget,
+    only: list[str] | None = None,
+    seeds: list[int] | None = None,
+    missing: bool = False,
+    results: Path = RESULTS,
+) -> list[RunSpec]:
     """All reference runs, or those named in ``only``: run ids (``resnet20``, ``side-plain56``: every
     seed), folders (``side-plain56.seed2``: one seed) or a whole kind (``chapter``, ``side``,
-    ``transfer``); with ``seeds``, only those seeds."""
+    ``transfer``); with ``seeds``, only those seeds; with ``missing``, only those without a stored run
+    that matches the code."""
     every = reference_runs(cfg)
     runs = [r for r in every if not only or r.run_id in only or r.folder in only or r.kind in only]
     if seeds is not None:
@@ -100,6 +107,8 @@ def select_runs(cfg: Budget, only: list[str] | None = None, seeds: list[int] | N
     if only and not runs:
         valid = sorted({r.run_id for r in every} | {r.kind for r in every})
         raise ValueError(f"--only {' '.join(only)} matches no reference run; valid: {', '.join(valid)}")
+    if missing:
+        runs = [r for r in runs if matching_reference(r, cfg.name, results=results)[0] is None]
     return runs
 
 
@@ -197,6 +206,17 @@ def matching_seeds(spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[
     """Every stored seed of ``spec``'s run at budget ``cfg`` that matches the code, seed 0 first."""
     found = (matching_reference(spec, cfg.name, seed, results)[0] for seed in range(cfg.seeds))
     return [ref for ref in found if ref is not None]
+
+
+def stored_seeds(run_id: str, budget: str, results: Path = RESULTS) -> list[Reference]:
+    """The stored runs of ``run_id`` (``resnet20``, ``side-plain56``) at ``budget`` that match the code,
+    one per seed, seed 0 first: what a page averages over."""
+    cfg = get_budget(budget)
+    spec = next((s for s in reference_runs(cfg) if s.run_id == run_id), None)
+    if spec is None:
+        valid = sorted({s.run_id for s in reference_runs(cfg)})
+        raise ValueError(f"no reference run {run_id!r}; valid: {', '.join(valid)}")
+    return matching_seeds(spec, cfg, results)
 
 
 def stale_references(results: Path = RESULTS) -> list[str]:

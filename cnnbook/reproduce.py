@@ -35,16 +35,17 @@ def reproduce(
     seeds: list[int] | None = None,
     results: Path = RESULTS,
     progress: bool = True,
+    missing: bool = False,
 ) -> list[Path]:
     """Train the reference runs of ``budget`` (all, or those :func:`select_runs` picks from ``only``
-    and ``seeds``), seed by seed.
+    and ``seeds``; with ``missing``, only those not stored yet), seed by seed.
 
     Each run trains in a hidden folder beside its target (``.<folder>.partial``) and replaces the
     stored run only once it is complete: an interrupted or failed run leaves the stored one as it
     was, and the next ``reproduce`` of it continues from its last finished epoch.
     """
     cfg = get_budget(budget)
-    runs = select_runs(cfg, only, seeds)
+    runs = select_runs(cfg, only, seeds, missing, results)
     device = default_device()
     commit = git_commit()  # the code the runs start from
     data = {}  # CIFAR-10 per seed: the validation split is drawn with the run's seed

@@ -303,9 +303,13 @@ def plot_layer_trace(traces: Mapping[str, History], key: str = "rel_step", label
     (rows: convolutions, input at the top; columns: epochs), on one shared log colour scale."""
     from matplotlib.colors import LogNorm
 
-    maps = {name: torch.tensor(h[key]).T for name, h in traces.items()}
+    def matrix(history: History) -> torch.Tensor:  # None (a resumed run's first step): NaN, left blank
+        return torch.tensor([[math.nan if v is None else v for v in row] for row in history[key]]).T
+
+    maps = {name: matrix(h) for name, h in traces.items()}
     values = torch.cat([m.flatten() for m in maps.values()])
-    norm = LogNorm(vmin=values[values > 0].min().item(), vmax=values.max().item())
+    values = values[values.isfinite() & (values > 0)]
+    norm = LogNorm(vmin=values.min().item(), vmax=values.max().item())
     fig, axes = plt.subplots(1, len(maps), figsize=(4.4 * len(maps), 3.6), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items()):
         image = ax.imshow(values.numpy(), aspect="auto", norm=norm, cmap="viridis", interpolation="nearest",
@@ -366,15 +370,21 @@ def annotated_heatmap(
     return image
 
 
-def plot_scatter(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, title: str | None = None):
-    """Labelled points ``{label: (x, y)}``, the x axis starting at 0 (e.g. accuracy against parameters)."""
+def plot_scatter(
+    points: Mapping[str, tuple[float, ...]], xlabel: str, ylabel: str, title: str | None = None, padding: float = 0.5
+):
+    """Labelled points ``{label: (x, y)}`` or ``{label: (x, y, yerr)}`` (error bars, e.g. the seeds'
+    standard deviation), the x axis starting at 0, the y axis ``padding`` (in y units) beyond the bars."""
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    for (label, (x, y)), color in zip(points.items(), COLORS * len(points)):
-        ax.scatter(x, y, s=60, color=color)
+    for (label, (x, y, *err)), color in zip(points.items(), COLORS * len(points)):
+        ax.errorbar(x, y, yerr=err[0] if err else None, fmt="o", markersize=7, capsize=4, color=color)
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4))
+    lows = [y - (e[0] if e else 0) for _, y, *e in points.values()]
+    highs = [y + (e[0] if e else 0) for _, y, *e in points.values()]
+    ax.set_ylim(min(lows) - padding, max(highs) + padding)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_xlim(left=0)
+    ax.set_xlim(left=0, right=1.25 * max(x for x, *_ in points.values()))
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One GPU session in one call: check the Python packages, show the GPU, train the `full` reference set
-# with N runs in parallel, time the source's ResNet-18 towards 94 %, and leave results and timings in $OUT.
+# One GPU session in one call: check the Python packages, show the GPU, train the reference runs still
+# missing from the `quick` set (every seed), then the `full` set, with N runs in parallel, time the
+# source's ResNet-18 towards 94 %, and leave results and timings in $OUT.
 #
 #   OUT=/path/for/results CNNBOOK_DATA=/path/to/data scripts/gpu_session.sh [--dry-run] [--jobs N]
 #   OUT=/path/for/results scripts/gpu_session.sh --data-archive cifar10.tar.gz [--jobs N]
@@ -10,8 +11,8 @@
 # and runs none. Environment: PYTHON (default .venv/bin/python, else python3), WORK (scratch folder,
 # default /tmp/gpu_session), REPRODUCE_SECONDS and RESNET18_SECONDS (time limits of the two trainings;
 # an interrupted reference run resumes from its last epoch when the script runs again), RESNET18_EPOCHS.
-# $OUT receives 4 files: nvidia-smi.txt, timings.json, results-full.tar.gz (the reference runs, to
-# unpack into cnnbook/results/), logs.tar.gz (every run's log and ResNet-18's history).
+# $OUT receives 4 files: nvidia-smi.txt, timings.json, results.tar.gz (the quick and full reference runs,
+# to unpack into cnnbook/results/), logs.tar.gz (every run's log and ResNet-18's history).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,8 +52,8 @@ run "$PYTHON -c 'import torch, torchvision, matplotlib, tqdm' || $PYTHON -m pip 
 run "nvidia-smi | tee '$OUT/nvidia-smi.txt'"
 run "$PYTHON -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())' | tee -a '$OUT/nvidia-smi.txt'"
 run "start=\$(date +%s)"
-run "timeout --signal=INT $reproduce_seconds $PYTHON -m cnnbook reproduce --budget full --jobs $jobs \
-  2>&1 | tee '$work/reproduce.log' || true"
+run "timeout --signal=INT $reproduce_seconds bash -c '$PYTHON -m cnnbook reproduce --budget quick --missing \
+  --jobs $jobs && $PYTHON -m cnnbook reproduce --budget full --missing --jobs $jobs' 2>&1 | tee '$work/reproduce.log' || true"
 run "reproduce_seconds=\$(( \$(date +%s) - start ))"
 run "start=\$(date +%s)"
 run "timeout --signal=INT $resnet18_seconds $PYTHON -m cnnbook train --model resnet18 --budget full \
@@ -63,6 +64,6 @@ run "$PYTHON scripts/session_timings.py --reproduce-seconds \$reproduce_seconds 
 run "cat '$OUT/timings.json'"
 run "results=\$($PYTHON -c 'from cnnbook.reference import RESULTS; print(RESULTS)')"
 # Logs first: whatever failed above, they say why.
-run "tar -czf '$OUT/logs.tar.gz' -C '$work' --exclude=./data --exclude=checkpoint.pt . -C \"\$PWD\" runs/reproduce-full || true"
-run "tar -czf '$OUT/results-full.tar.gz' -C \"\$results\" --exclude=resume.pt full || true"
+run "tar -czf '$OUT/logs.tar.gz' -C '$work' --exclude=./data --exclude=checkpoint.pt . -C \"\$PWD\" runs || true"
+run "tar -czf '$OUT/results.tar.gz' -C \"\$results\" --exclude=resume.pt quick full || true"
 run "ls -l '$OUT'"

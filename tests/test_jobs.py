@@ -86,7 +86,7 @@ def test_reproduce_jobs_runs_each_reference_run_as_its_own_cli_process(tmp_path,
     assert names[0] == "resnet20.seed1" and names[-1] == "densenet_cifar.seed2"
     assert started["parallel"] == 2
     command = started["todo"][0].command
-    assert command[1:] == ["-m", "cnnbook", "reproduce", "--budget", "quick", "--only", "resnet20.seed1"]
+    assert command[1:] == ["-m", "cnnbook", "reproduce", "--budget", "quick", "--only", "resnet20", "--seeds", "1"]
     assert started["todo"][0].log == Path("runs/reproduce-quick/resnet20.seed1.log")
 
 
@@ -107,9 +107,10 @@ def test_the_gpu_session_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert done.returncode == 0, done.stderr
     commands = [line[2:] for line in done.stdout.splitlines() if line.startswith("+ ")]
     assert any(c.startswith("nvidia-smi") for c in commands)
-    assert any("-m cnnbook reproduce --budget full --jobs 5" in c for c in commands)
+    reproduce = next(c for c in commands if "-m cnnbook reproduce" in c)
+    assert reproduce.index("--budget quick --missing") < reproduce.index("--budget full --missing --jobs 5")
     assert any("-m cnnbook train --model resnet18" in c for c in commands)
-    assert any(f"{out}/results-full.tar.gz" in c for c in commands)
+    assert any(f"{out}/results.tar.gz" in c for c in commands)
     assert not out.exists() and not (tmp_path / "work").exists()
 
 

@@ -205,3 +205,17 @@ def test_an_interrupted_reproduce_leaves_the_stored_run_byte_identical_and_the_n
     monkeypatch.setattr(reproduce_module, "train_run", real)
     reproduce("smoke", ["side-plain20"], results=tmp_path, progress=False)
     assert not partial.exists() and (stored / "history.json").exists() and not stale_references(tmp_path)
+
+
+def test_missing_selects_only_runs_without_a_matching_stored_result(tmp_path):
+    smoke = get_budget("smoke")
+    spec = next(s for s in reference_runs(smoke) if s.run_id == "side-plain20")
+    folder = tmp_path / "smoke" / spec.folder
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text(json.dumps({"model": "plain20", "test": {}, "records": []}))
+    provenance = {"budget": "smoke", "run": {"model": "plain20"}, "device_name": "cpu", "device": "cpu"}
+    provenance |= {"precision": "fp32", "wall_minutes": 1.0, "fingerprint": spec.fingerprint()}
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    side = [r.folder for r in select_runs(smoke, ["side"], missing=True, results=tmp_path)]
+    assert "side-plain20" not in side and "side-plain56" in side
+    assert len(side) == len(SIDE_MODELS) - 1
