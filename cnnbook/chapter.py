@@ -108,6 +108,7 @@ def start_chapter(
     ``chapter`` of its ``model_meta``, e.g. ``"resnet"``) before anything runs."""
     if model is not None:
         check_chapter_model(model, family)
+    check_overrides(overrides)
     cfg = get_budget(budget, **overrides)
     device = default_device()
     step(f"budget {cfg.name!r}: loading CIFAR-10")
@@ -120,6 +121,24 @@ def start_chapter(
     )
     print(f"{data} on {device} ({resolve_precision(recipe.precision, device)})")
     return cfg, data, device
+
+
+# The parameters cell's names for the recipe values a chapter lets the learner set.
+PARAMETER_NAMES = {"epochs": "EPOCHS", "subset": "SUBSET", "batch_size": "BATCH_SIZE", "lr": "LR"}
+
+
+def check_overrides(overrides: dict) -> None:
+    """A one-line error naming the parameter as the learner wrote it (``EPOCHS = 0``), before the
+    recipe built from it could complain about a value the learner never set."""
+    for key, value in overrides.items():
+        name = PARAMETER_NAMES.get(key, key)
+        if value is None:
+            continue
+        if key == "lr":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise ValueError(f"{name} = {value!r}: the peak learning rate must be a positive number, or None")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} = {value!r}: must be a positive whole number, or None for the budget's value")
 
 
 def check_chapter_model(model: str, family: str | None) -> None:

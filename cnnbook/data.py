@@ -92,6 +92,24 @@ class Split:
         idx = idx.to(self.images.device)
         return Split(self.images[idx], self.labels[idx])
 
+    def sample_indices(self, n: int, seed: int = 0) -> torch.Tensor:
+        """Indices of ``n`` examples spread over the classes: one random example of each class in
+        label order, then another of each, and so on (a class-sorted split, like CIFAR-10's test
+        set, would otherwise show one class in its first images)."""
+        if not 0 < n <= len(self):
+            raise ValueError(f"a sample must hold between 1 and {len(self)} examples, got {n}")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        labels = self.labels.cpu()[order]
+        per_class = [order[labels == c] for c in labels.unique().tolist()]
+        rounds = max(len(members) for members in per_class)
+        interleaved = [members[i] for i in range(rounds) for members in per_class if i < len(members)]
+        return torch.stack(interleaved[:n])
+
+    def sample(self, n: int, seed: int = 0) -> Split:
+        """``n`` examples spread over the classes (:meth:`sample_indices`), for grids of example images."""
+        idx = self.sample_indices(n, seed).to(self.images.device)
+        return Split(self.images[idx], self.labels[idx])
+
     def take_up_to(self, n: int, seed: int = 0) -> Split:
         """A random subset of ``n`` examples, or all of them when the split has fewer (a small budget's)."""
         return self.take(min(n, len(self)), seed)

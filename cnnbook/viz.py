@@ -1,8 +1,14 @@
-"""Plots for the book: training curves, image grids, feature maps, filters."""
+"""Plots for the book: training curves, image grids, feature maps, filters.
+
+Imported in a Jupyter kernel (JupyterLab, papermill, nbmake, ``make sweep``), it makes figures draw
+inline even where ``MPLBACKEND=Agg`` is set, as in many server and container images: there a
+chapter would otherwise run without a single figure and without a warning.
+"""
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -11,6 +17,20 @@ import torch
 from .history import History
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def draw_inline_in_a_kernel() -> None:
+    """In a Jupyter kernel whose matplotlib backend draws nowhere (Agg), switch to the inline backend."""
+    if "ipykernel" not in sys.modules or plt.get_backend().lower() != "agg":
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
+
+
+draw_inline_in_a_kernel()
 
 
 def plot_history(
@@ -261,6 +281,27 @@ def plot_gradient_profiles(
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0, 0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
+                title: str | None = None):  # fmt: skip
+    """One marked line per entry of ``curves`` over the shared ``x`` (integer ticks when x is whole)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for (label, ys), color in zip(curves.items(), COLORS * 10):
+        ax.plot(list(x), list(ys), marker="o", color=color, label=label)
+    if all(float(v).is_integer() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 

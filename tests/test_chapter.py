@@ -63,6 +63,21 @@ def test_chapter_parameters_are_checked_before_anything_runs(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"epochs": 0}, "EPOCHS = 0: must be a positive whole number"),
+        ({"subset": -5}, "SUBSET = -5: must be a positive whole number"),
+        ({"batch_size": 12.5}, "BATCH_SIZE = 12.5: must be a positive whole number"),
+        ({"lr": 0}, "LR = 0: the peak learning rate must be a positive number"),
+    ],
+)
+def test_a_parameter_out_of_range_is_named_as_the_learner_wrote_it(monkeypatch, overrides, message):
+    monkeypatch.setattr(chapter, "load_cifar10", lambda **kw: pytest.fail("loaded data before checking"))
+    with pytest.raises(ValueError, match=message):
+        cnnbook.start_chapter("quick", model="resnet20", family="resnet", **overrides)
+
+
+@pytest.mark.parametrize(
     ("batch_size", "message"), [(1, "at least 2 images per batch"), (4096, "larger than the 2,048 training images")]
 )
 def test_degenerate_batch_sizes_are_refused_with_the_fix(batch_size, message):

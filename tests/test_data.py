@@ -225,3 +225,14 @@ def test_resize_batch_scales_uint8_images_and_keeps_their_range():
     assert small.shape == (2, 3, 24, 24) and small.dtype == torch.uint8
     assert small[..., 0].max() == 0 and small[..., -1].min() == 255  # the edges keep their colour
     assert resize_batch(x, 32) is x  # already that size: untouched
+
+
+def test_a_sample_for_a_grid_spreads_over_the_classes_of_a_sorted_split():
+    sorted_split = Split(torch.zeros(100, 3, 4, 4, dtype=torch.uint8), torch.arange(100) // 10)  # 10 per class
+    sample = sorted_split.sample(16, seed=3)
+    assert sample.labels[:10].tolist() == list(range(10)) and sample.labels[10:].tolist() == list(range(6))
+    idx = sorted_split.sample_indices(16, seed=3)
+    assert len(set(idx.tolist())) == 16 and torch.equal(sorted_split.labels[idx], sample.labels)
+    assert not torch.equal(idx, sorted_split.sample_indices(16, seed=4))
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        sorted_split.sample(0)

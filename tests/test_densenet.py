@@ -148,6 +148,17 @@ def test_feature_reuse_reads_weights_per_source():
     assert math.isnan(heat[0, 1]) and heat[0, 0] == 0
 
 
+def test_folding_the_batch_norm_scale_weights_each_source_by_its_gamma():
+    block = DenseBlock(num_layers=2, in_channels=3, growth_rate=2, bn_size=1)
+    layer2 = block["denselayer2"]
+    with torch.no_grad():
+        layer2.conv1.weight.fill_(1.0)
+        layer2.norm1.weight.copy_(torch.tensor([0.0, 0.0, 0.0, -3.0, 3.0]))  # block input switched off
+    raw, folded = feature_reuse(block), feature_reuse(block, fold_bn=True)
+    assert raw[1, :2].tolist() == [1.0, 1.0]  # the convolution alone reads both sources alike
+    assert folded[1, :2].tolist() == [0.0, 3.0]  # through the batch norm, only layer 1 is read
+
+
 def test_feature_reuse_by_block_scales_every_target_to_one():
     from cnnbook.models.densenet import feature_reuse_by_block
 

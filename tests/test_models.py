@@ -112,3 +112,11 @@ def test_evaluation_mode_restores_the_previous_mode_even_after_an_error():
     with evaluation_mode(model):
         pass
     assert not model.training
+
+
+def test_a_batch_of_another_dtype_than_the_weights_gets_one_line_with_the_fix():
+    model = get_model("resnet20").eval()
+    with pytest.raises(TypeError, match=r"float32 weights but got a torch.float64 batch: convert it with x.to"):
+        model(torch.zeros(2, 3, 32, 32, dtype=torch.float64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)  # autocast casts inside: allowed

@@ -164,3 +164,31 @@ def test_feature_map_explorer_redraws_the_chosen_layer_and_image():
     assert fig._suptitle.get_text().startswith("stages.1: (32, 16, 16)")
     assert fig.axes[0].get_title() == "c"  # the third image's class
     plt.close("all")
+
+
+def test_a_kernel_with_mplbackend_agg_still_draws_figures_inline(tmp_path):
+    """MPLBACKEND=Agg (servers, containers) would execute a chapter without a figure: importing viz fixes that."""
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom cnnbook import viz"),
+        nbformat.v4.new_code_cell("plt.plot([0, 1], [1, 0])\nplt.show()"),
+    ]
+    source, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", str(source), str(out), "-k", "python3"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outputs = nbformat.read(out, as_version=4).cells[1].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs

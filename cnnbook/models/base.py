@@ -31,6 +31,12 @@ class ImageClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.min_size, type(self).__name__)
+        weights = next(self.parameters(), None)
+        if weights is not None and x.dtype != weights.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"{type(self).__name__} has {weights.dtype} weights but got a {x.dtype} batch: "
+                f"convert it with x.to({weights.dtype})"
+            )
         return self.forward_logits(x)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

@@ -223,27 +223,33 @@ def densenet_cifar(num_classes: int = 10, memory_efficient: bool = False) -> Den
     )
 
 
-def feature_reuse(block: DenseBlock, transition: Transition | None = None) -> torch.Tensor:
+def feature_reuse(block: DenseBlock, transition: Transition | None = None, fold_bn: bool = False) -> torch.Tensor:
     """How strongly each layer of a trained block reads each earlier source (Huang et al., Fig. 5).
 
     Entry ``[target, source]`` is the mean absolute weight of the target's first convolution
     over the input channels that came from ``source`` (0: the block input, ``s``: layer ``s``).
     Rows are the block's layers, then ``transition`` if given; sources a layer cannot see are NaN.
+    With ``fold_bn`` each input channel's weights are first scaled by ``|gamma|`` of the batch norm
+    in front of the convolution: the *effective* weight, since a channel the norm scales to nearly
+    zero is hardly read, however large its convolution weights.
     """
     layers = list(block.values())
     growth = layers[0].conv2.out_channels
     in_channels = layers[0].conv1.in_channels
     sizes = [in_channels] + [growth] * len(layers)
-    convs = [layer.conv1 for layer in layers] + ([transition.conv] if transition is not None else [])
-    heat = torch.full((len(convs), len(sizes)), float("nan"))
-    for target, conv in enumerate(convs):  # target t reads sources 0..t
+    pairs = [(layer.norm1, layer.conv1) for layer in layers]
+    pairs += [(transition.norm, transition.conv)] if transition is not None else []
+    heat = torch.full((len(pairs), len(sizes)), float("nan"))
+    for target, (norm, conv) in enumerate(pairs):  # target t reads sources 0..t
         weight = conv.weight.detach().abs().mean(dim=(0, 2, 3)).cpu()
+        if fold_bn:
+            weight = weight * norm.weight.detach().abs().cpu()
         for source, chunk in enumerate(weight.split(sizes[: target + 1])):
             heat[target, source] = chunk.mean()
     return heat
 
 
-def feature_reuse_by_block(model: DenseNet) -> dict[str, torch.Tensor]:
+def feature_reuse_by_block(model: DenseNet, fold_bn: bool = False) -> dict[str, torch.Tensor]:
     """``feature_reuse`` of every block with more than one layer, each target's strongest source = 1.
 
     Keys are the blocks' names (``"denseblock2"``); each matrix is ``[target, source]`` with the
@@ -254,7 +260,7 @@ def feature_reuse_by_block(model: DenseNet) -> dict[str, torch.Tensor]:
     for name, block in children.items():
         if isinstance(block, DenseBlock) and len(block) > 1:
             transition = children.get(name.replace("denseblock", "transition"))
-            heat = feature_reuse(block, transition)
+            heat = feature_reuse(block, transition, fold_bn)
             maps[name] = heat / heat.nan_to_num(0).amax(dim=1, keepdim=True)
     return maps
 
