@@ -28,7 +28,7 @@ CACHE := _build/.jupyter_cache
 # Each chapter's steps (cnnbook.chapter.step), shown in the terminal as the build runs.
 STEPS := _build/steps.log
 JUPYTER_BOOK := $(VENV)/bin/jupyter-book
-BOOK_ENV := TQDM_DISABLE=1 CNNBOOK_BUILD_LOG=$(CURDIR)/$(STEPS) MPLBACKEND=module://matplotlib_inline.backend_inline
+BOOK_ENV := TQDM_DISABLE=1 CNNBOOK_BUILD_LOG="$(CURDIR)/$(STEPS)" MPLBACKEND=module://matplotlib_inline.backend_inline
 book: $(STAMP)
 	@key="$$($(PY) -c 'from cnnbook.budgets import default_budget_name; print(default_budget_name())') \
 	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \

@@ -119,7 +119,10 @@ def start_chapter(
         f"budget {cfg.name!r}: {recipe.epochs} epoch(s) on {len(data.train):,} images, batch {recipe.batch_size}, "
         f"peak lr {recipe.lr}"
     )
-    print(f"{data} on {device} ({resolve_precision(recipe.precision, device)})")
+    print(  # the data folder's path stays off the page: it is the build machine's, not the reader's
+        f"CIFAR-10 ({data.variant}): {len(data.train):,} training, {len(data.val):,} validation and "
+        f"{len(data.test):,} test images; {device} ({resolve_precision(recipe.precision, device)})"
+    )
     return cfg, data, device
 
 

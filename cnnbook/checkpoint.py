@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def atomic_save(obj, path: str | Path) -> Path:
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        needed, free = tensor_bytes(obj), shutil.disk_usage(path.parent).free
+        if isinstance(exc, (OSError, RuntimeError)) and free < needed + 2**20:
+            # torch reports a full disk as "[enforce fail at inline_container.cc] unexpected pos ..."
+            raise CheckpointError(
+                f"cannot write {path}: the disk holding {path.parent} is full ({free / 2**20:.1f} MB free, "
+                f"the checkpoint needs about {needed / 2**20:.1f} MB). The previous file, if any, is intact; "
+                "free disk space or choose another folder."
+            ) from None
         if isinstance(exc, OSError):
             raise CheckpointError(
                 f"cannot write {path}: {exc.strerror or exc}. The previous file, if any, is intact; "
@@ -46,6 +55,17 @@ def atomic_save(obj, path: str | Path) -> Path:
             ) from None
         raise
     return path
+
+
+def tensor_bytes(obj) -> int:
+    """The bytes of every tensor in ``obj`` (nested dicts, lists and tuples): about its size on disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
 
 
 def safe_load(path: str | Path):

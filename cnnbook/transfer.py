@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 
 import torch
@@ -100,14 +101,15 @@ def pretrained(
     kwargs = {}
     if weights is None and name in ("inception_v3", "googlenet"):
         kwargs = {"aux_logits": False, "init_weights": True}
-    try:
-        with socket_timeout(DOWNLOAD_TIMEOUT_S):
+    try:  # torch.hub's "Downloading: <url> to <cache path>" line and progress bar go to stderr
+        with socket_timeout(DOWNLOAD_TIMEOUT_S), redirect_stderr(io.StringIO()):
             model = torchvision.models.get_model(name, weights=weights, **kwargs)
     except (OSError, RuntimeError) as exc:  # URLError and TimeoutError are OSErrors
+        timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+        reason = f"timed out after {DOWNLOAD_TIMEOUT_S:g} s" if timed_out else str(getattr(exc, "reason", exc))
         raise WeightsUnavailableError(
-            f"could not load ImageNet weights for {name} ({type(exc).__name__}: {exc}). "
-            "Downloading them needs network access (they are cached in ~/.cache/torch afterwards). "
-            "Use weights=None to train the same model from random initialisation."
+            f"torchvision's ImageNet weights for {name} could not be downloaded ({reason}); "
+            "they need network access once and are cached by torchvision afterwards"
         ) from None
     if name in ("inception_v3", "googlenet") and getattr(model, "aux_logits", False):
         model.aux_logits = False  # the weights come with auxiliary heads; drop them now

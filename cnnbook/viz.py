@@ -58,8 +58,11 @@ def plot_history(
                         markersize=3,
                         label=name,
                     )
+    from matplotlib.ticker import MaxNLocator
+
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
         ax.set_ylabel("accuracy (%)" if metric == "acc" else metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -328,7 +331,8 @@ def plot_seed_curves(
             for curve in curves:
                 ax.plot(epochs, curve, color=color, linewidth=0.6, alpha=0.5)
             ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=color, alpha=0.15)
-            ax.plot(epochs, curves.mean(0), color=color, linewidth=2, label=f"{name} ({len(runs)} seeds)")
+            seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+            ax.plot(epochs, curves.mean(0), color=color, linewidth=2, label=f"{name} ({seeds})")
         ax.set_title(panel)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

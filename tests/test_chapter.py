@@ -22,7 +22,7 @@ def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it
     assert len(run.history) == 2 and [r["images"] for r in run.history.records] == [64, 64]
     assert 0 < run.minutes < 5 and run.reference is None and run.source.startswith("this run (smoke")
     out = capsys.readouterr().out
-    assert "Training resnet20 here (no stored reference run of resnet20 at budget 'smoke')" in out
+    assert "Training resnet20 here (no stored reference run of resnet20.seed1 at budget 'smoke')" in out
     assert "Figure(" in out  # the live plot was displayed (outside IPython, as its text repr)
 
 

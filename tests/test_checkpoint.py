@@ -126,3 +126,29 @@ def test_weights_without_training_state_cannot_be_resumed(tmp_path):
     assert load_checkpoint(tmp_path / "a.pt")["num_classes"] == 10
     with pytest.raises(CheckpointError, match="without the training state to resume from .*start a new run"):
         load_checkpoint(tmp_path / "a.pt", resumable=True)
+
+
+def test_a_full_disk_is_named_with_the_folder_and_the_space_needed_and_the_old_checkpoint_survives(
+    tmp_path, monkeypatch
+):
+    import shutil
+    from collections import namedtuple
+
+    from cnnbook import checkpoint
+
+    path = tmp_path / "run" / "checkpoint.pt"
+    save_checkpoint(path, get_model("resnet20"))
+    before = path.read_bytes()
+
+    def disk_full(obj, f):
+        f.write(b"x" * 100)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 669696 vs 669592")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(checkpoint.torch, "save", disk_full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 4096, 4096))
+    with pytest.raises(
+        CheckpointError, match=r"the disk holding .*run is full \(0.0 MB free, the checkpoint needs about 1.0 MB\)"
+    ):
+        save_checkpoint(path, get_model("resnet20"))
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["checkpoint.pt"]

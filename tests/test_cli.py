@@ -106,3 +106,19 @@ def test_ctrl_c_exits_130_keeps_the_checkpoint_and_frees_the_folder(tmp_path, mo
         "interrupted: the last completed epoch's checkpoint is intact; rerun with --resume" in capsys.readouterr().err
     )
     assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]  # the lock is released, the checkpoint kept
+
+
+def test_the_command_line_never_loads_the_book_layer():
+    """CLI processes, torchrun workers and reproduce --jobs children do not pay for matplotlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['cnnbook', '--help']\n"
+        "try:\n    runpy.run_module('cnnbook', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('matplotlib', 'cnnbook.viz', 'cnnbook.chapter') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

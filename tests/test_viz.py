@@ -2,6 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from cnnbook import probe, viz  # noqa: E402
@@ -192,3 +193,30 @@ def test_a_kernel_with_mplbackend_agg_still_draws_figures_inline(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     outputs = nbformat.read(out, as_version=4).cells[1].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+
+
+def test_seed_curves_draw_a_mean_a_band_and_every_seed_with_whole_epoch_ticks():
+    runs = [History([{"epoch": e + 1, "train_acc": 0.1 * e + s / 100} for e in range(3)]) for s in range(3)]
+    fig = viz.plot_seed_curves({"plain": {"plain20": runs}, "residual": {"resnet20": runs[:1]}})
+    left, right = fig.axes
+    assert len(left.lines) == 3 + 1 and len(left.collections) == 1  # three seeds, their mean, the band
+    assert left.get_legend().get_texts()[0].get_text() == "plain20 (3 seeds)"
+    assert right.get_legend().get_texts()[0].get_text() == "resnet20 (1 seed)"
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in left.get_xticks())  # no epoch 1.5
+    mean = left.lines[-1].get_ydata()
+    assert mean[0] == pytest.approx(100 * (1 - 0.01))  # training error in %, averaged over seeds
+
+
+def test_plot_history_ticks_whole_epochs_only():
+    fig = viz.plot_history(fake_history(3))
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+
+
+def test_layer_trace_shares_one_log_scale_and_leaves_an_unknown_step_blank():
+    trace = History([{"rel_step": [None, None]}, {"rel_step": [0.1, 0.01]}, {"rel_step": [1.0, 0.001]}])
+    fig = viz.plot_layer_trace({"a": trace, "b": trace})
+    image = fig.axes[0].images[0]
+    assert image.norm.vmin == pytest.approx(0.001) and image.norm.vmax == pytest.approx(1.0)
+    assert image.get_array().shape == (2, 3) and image.get_array().mask[:, 0].all()  # layers x epochs
