@@ -109,6 +109,18 @@ CONTRAST_JS = """const minimum = arguments[0];
     return low;"""
 RAW_MATH = re.compile(r"\\\(|\\\[|\$[^$]{0,80}?\\[A-Za-z]")  # \( \[ or $ ... \command left as text
 RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|[\u2013\u2014]+):?\s*\|")  # Sphinx turns --- into an em dash
+# What a cell's output must never show a reader: the build machine's folders, a download in progress, a raw
+# Python error. (A message that names an error on purpose says it in words.)
+OUTPUTS_JS = """return Array.from(document.querySelectorAll('.cell_output')).map(e => e.textContent).join('\\n');"""
+LEAKS = {
+    "an absolute path of the build machine": re.compile(
+        r"(?<![\w:/.])/(?:root|home|tmp|work|Users|var|opt|mnt|srv|usr)/[\w.-]+|\b[A-Z]:\\[\w.-]+"
+    ),
+    "a download progress line": re.compile(r"^\s*Downloading:? ", re.MULTILINE),
+    "a Python traceback or raw network error": re.compile(
+        r"Traceback \(most recent call last\)|<urlopen error|URLError"
+    ),
+}
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -180,6 +192,10 @@ def check_page(
         problems.append("a Markdown table shown as text (an unrendered table output)")
     if RAW_MATH.search(prose):
         problems.append("math shown as TeX source (MathJax did not typeset it)")
+    outputs = driver.execute_script(OUTPUTS_JS)
+    for what, pattern in LEAKS.items():
+        if found := pattern.search(outputs):
+            problems.append(f"an output shows {what}: {found.group(0).strip()!r}")
     problems += low_contrast(driver, "light")
     if shot:
         screenshot(driver, shot)

@@ -52,7 +52,7 @@ def reproduce(
     written = []
     for spec in runs:
         if spec.seed not in data:
-            data[spec.seed] = load_cifar10(val_subset=cfg.val_subset, seed=spec.seed)
+            data[spec.seed] = load_cifar10(val_subset=cfg.val_subset, test_subset=cfg.test_subset, seed=spec.seed)
         target = results / cfg.name / spec.folder
         partial = target.with_name(f".{spec.folder}.partial")
         partial.mkdir(parents=True, exist_ok=True)

@@ -91,6 +91,9 @@ def test_broken_pages_fail(tmp_path):
             "rawmath.html": "<main><p>\\(y = F(x) + x\\) without MathJax</p></main>",
             "rawdollar.html": "<main><p>$y = \\mathrm{ReLU}(F(x)</p><ul><li>x)$ read as a list</li></ul></main>",
             "rawtable.html": "<main><p>| model | accuracy |\n|---|---|\n| resnet20 | 85% |</p></main>",
+            "leaks.html": "<main><div class=\"cell_output\"><pre>CIFAR10(source='/work/shared/data/cifar10')\n"
+            'Downloading: "https://download.pytorch.org/models/resnet50.pth" to /root/.cache/torch\n'
+            "URLError: &lt;urlopen error [Errno -2] Name or service not known&gt;</pre></div></main>",
         },
     )
     result = check(site, "--screenshots", str(tmp_path / "shots"))
@@ -103,7 +106,10 @@ def test_broken_pages_fail(tmp_path):
     assert "FAIL rawtable.html" in out and "Markdown table shown as text" in out
     assert "FAIL rawmath.html" in out and "math shown as TeX source" in out
     assert "FAIL rawdollar.html" in out
-    assert "OK   notebooks/ch.html" in out and "11 pages, 5 OK, 6 failed" in out
+    assert "FAIL leaks.html" in out and "an output shows an absolute path of the build machine: '/work/shared'" in out
+    assert "an output shows a download progress line: 'Downloading:'" in out
+    assert "an output shows a Python traceback or raw network error: 'URLError'" in out
+    assert "OK   notebooks/ch.html" in out and "12 pages, 5 OK, 7 failed" in out
     assert out.count("local request failed: /missing.png") == 1  # the dark-mode reload's repeat is not listed again
     shots = ["ch-dark.png", "ch.png", "nofig-dark.png", "nofig.png"]
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == shots
