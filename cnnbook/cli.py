@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--budget", choices=list(budgets.BUDGETS), default="smoke")
     sweep.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks and results")
-    sweep.add_argument("--overwrite", action="store_true", help="replace the sweep results already in OUT")
+    again = sweep.add_mutually_exclusive_group()
+    again.add_argument("--overwrite", action="store_true", help="replace the sweep results already in OUT")
+    again.add_argument(
+        "--resume", action="store_true", help="keep the finished runs of the sweep in OUT and run the others"
+    )
     return parser
 
 
@@ -202,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
 
             if not args.notebook.exists():
                 raise ValueError(f"no notebook at {args.notebook}")
-            with rundir.claim(args.out, overwrite=args.overwrite, outputs=SWEEP_FILES):
-                run_sweep(args.notebook, parse_grid(args.param), args.out, budget=args.budget)
+            outputs = () if args.resume else SWEEP_FILES  # resuming: the results there are this sweep's own
+            with rundir.claim(args.out, overwrite=args.overwrite, outputs=outputs):
+                run_sweep(args.notebook, parse_grid(args.param), args.out, budget=args.budget, resume=args.resume)
             print(f"wrote {args.out / 'results.md'} and {args.out / 'results.png'}")
     except (
         ValueError,
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         if args.command == "sweep":
-            kept = f"the finished runs' results, if any, are in {args.out / 'results.md'}"
+            kept = f"the finished runs' results, if any, are in {args.out / 'results.md'}; --resume keeps them"
         else:
             kept = "the last completed epoch's checkpoint is intact; rerun with --resume"
         print(f"interrupted: {kept}", file=sys.stderr)

@@ -97,12 +97,18 @@ def _same_kind(value, default) -> bool:
 
 
 def run_sweep(
-    notebook: str | Path, grid: Mapping[str, Sequence], out: str | Path, budget: str = "smoke", kernel: str = "python3"
+    notebook: str | Path,
+    grid: Mapping[str, Sequence],
+    out: str | Path,
+    budget: str = "smoke",
+    kernel: str = "python3",
+    resume: bool = False,
 ) -> list[dict]:
     """Execute ``notebook`` for every grid point; returns one row per run (its parameters and results).
 
     The grid is checked against the notebook first; the report is rewritten after every run, so
-    a run that fails keeps the results of the runs before it.
+    a run that fails keeps the results of the runs before it. With ``resume``, a grid point whose
+    executed notebook and result (at the same budget) are already in ``out`` is not run again.
     """
     import papermill
 
@@ -114,8 +120,13 @@ def run_sweep(
     for i, point in enumerate(points, 1):
         label = "-".join(f"{v}" for v in point.values())
         result = (out / "json" / f"{label}.json").resolve()
-        result.unlink(missing_ok=True)  # a stale result must not pass for this run's
         executed = out / "notebooks" / f"{notebook.stem}-{label}.ipynb"
+        if resume and (finished := _finished(result, executed, budget)) is not None:
+            print(f"run {i}/{len(points)} ({_describe(point)}): finished before, kept", flush=True)
+            rows.append({**point, **finished})
+            write_report(rows, out)
+            continue
+        result.unlink(missing_ok=True)  # a stale result must not pass for this run's
         started = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -137,15 +148,25 @@ def run_sweep(
                 f"{notebook} ran with {point} but wrote no result: does it call "
                 "cnnbook.sweep.record_result(RESULT_FILE, ...)?"
             )
-        row = {
-            **point,
-            **json.loads(result.read_text()),
-            "notebook_minutes": round((time.perf_counter() - started) / 60, 2),
-        }
+        minutes = round((time.perf_counter() - started) / 60, 2)
+        recorded = {**json.loads(result.read_text()), "notebook_minutes": minutes}
+        write_json(result, recorded)  # with its minutes, for a resumed sweep's report
+        row = {**point, **recorded}
         print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         rows.append(row)
         write_report(rows, out)
     return rows
+
+
+def _finished(result: Path, executed: Path, budget: str) -> dict | None:
+    """The recorded result of a run that finished at ``budget`` (None if it did not, or at another budget)."""
+    if not (result.exists() and executed.exists()):
+        return None
+    try:
+        recorded = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if recorded.get("budget") == budget else None
 
 
 def _describe(point: Mapping) -> str:

@@ -118,5 +118,35 @@ def test_an_interrupted_sweep_exits_130_and_frees_its_folder(tmp_path, monkeypat
     monkeypatch.setattr(cnnbook.sweep, "run_sweep", interrupted)
     nb, out = toy_notebook(tmp_path / "toy.ipynb"), tmp_path / "out"
     assert main(["sweep", str(nb), "-p", "MODEL", "resnet20", "--out", str(out)]) == 130
-    assert capsys.readouterr().err == f"interrupted: the finished runs' results, if any, are in {out / 'results.md'}\n"
+    assert capsys.readouterr().err == (
+        f"interrupted: the finished runs' results, if any, are in {out / 'results.md'}; --resume keeps them\n"
+    )
     assert list(out.iterdir()) == []  # no lock left behind
+
+
+def test_resume_keeps_the_finished_runs_and_runs_only_the_others(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    import cnnbook.sweep
+
+    nb, out = toy_notebook(tmp_path / "toy.ipynb"), tmp_path / "out"
+    args = ["sweep", str(nb), "-p", "MODEL", "plain20", "plain56", "resnet20", "--out", str(out)]
+    assert main(args) == 0
+    (out / "json" / "plain56.json").unlink()  # as if the sweep had been interrupted during plain56
+    executed = []
+    real = papermill.execute_notebook
+
+    def counted(*args, **kwargs):
+        executed.append(kwargs["parameters"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", counted)
+    assert main([*args, "--resume"]) == 0
+    assert [p["MODEL"] for p in executed] == ["plain56"]
+    rows = json.loads((out / "results.json").read_text())
+    assert [(r["MODEL"], r["test_accuracy"]) for r in rows] == [("plain20", 0.2), ("plain56", 0.56), ("resnet20", 0.2)]
+    assert all(r["notebook_minutes"] >= 0 for r in rows)
+    assert "run 1/3 (MODEL plain20): finished before, kept" in capsys.readouterr().out
+    done = out / "json" / "plain20.json", out / "notebooks" / "toy-plain20.ipynb"
+    assert cnnbook.sweep._finished(*done, "smoke")["test_accuracy"] == 0.2
+    assert cnnbook.sweep._finished(*done, "quick") is None  # a result of another budget is never kept
