@@ -288,6 +288,25 @@ def plot_gradient_profiles(
     return fig
 
 
+def plot_feature_reuse(rows: Mapping[str, Mapping[str, torch.Tensor]]):
+    """DenseNet feature-reuse heat maps (:func:`~cnnbook.models.densenet.feature_reuse_by_block`): one row
+    of blocks per entry of ``rows`` (e.g. "at initialisation", "trained"); in each map the columns are
+    the target layers (T: the transition), the rows the sources they read (in: the block input)."""
+    first = next(iter(rows.values()))
+    fig, axes = plt.subplots(len(rows), len(first), figsize=(4.2 * len(first), 3.7 * len(rows)), squeeze=False)
+    for row, (when, maps) in zip(axes, rows.items()):
+        for ax, (name, heat) in zip(row, maps.items()):
+            n = heat.shape[1] - 1  # layers in the block
+            targets = [str(t + 1) for t in range(n)] + ["T"] * (len(heat) > n)
+            title = f"{name.replace('denseblock', 'dense block ')}: {when}"
+            image = annotated_heatmap(ax, heat.T, targets, ["in"] + [str(s + 1) for s in range(n)], fmt="{:.1f}",
+                                      title=title, origin="lower", vmin=0, vmax=1)  # fmt: skip
+            ax.set_xlabel("target layer (T: transition)")
+        row[0].set_ylabel("source (in: block input)")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="mean |weight| / max")
+    return fig
+
+
 def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
                 title: str | None = None):  # fmt: skip
     """One marked line per entry of ``curves`` over the shared ``x`` (integer ticks when x is whole)."""
