@@ -154,8 +154,13 @@ def explore_feature_maps(
 ):
     """A layer dropdown and an image slider over the feature maps of ``images`` (uint8), via ipywidgets.
 
-    Returns the ``ipywidgets.interactive`` panel, already showing the first layer and image; as the
-    last line of a cell it displays itself. Redrawing needs a live kernel (JupyterLab, Colab).
+    Returns the panel (``.layer`` and ``.image`` are its two controls); as the last line of a cell it
+    displays itself, under the first layer's maps of the first image, drawn at once. A change of either
+    control redraws the maps in the panel, which needs a live kernel (JupyterLab, Colab).
+
+    The first drawing is made as the cell runs, outside any widget: ``ipywidgets.interactive`` would
+    draw it inside an output widget, and headless runners (papermill, nbmake, the book build; nbclient
+    issue 312) then wait forever, at random, for that cell to end.
     """
     import ipywidgets as widgets
 
@@ -176,11 +181,21 @@ def explore_feature_maps(
         fig.suptitle(f"{layer}: {tuple(maps[layer].shape[1:])}, first {channels} channels", fontsize=9)
         plt.show()
 
-    return widgets.interactive(
-        show,
-        layer=widgets.Dropdown(options=list(layers), description="layer"),
-        image=widgets.IntSlider(0, 0, len(images) - 1, description="image"),
-    )
+    layer = widgets.Dropdown(options=list(layers), description="layer")
+    image = widgets.IntSlider(0, 0, len(images) - 1, description="image")
+    drawing = widgets.Output()
+
+    def redraw(change=None) -> None:
+        with drawing:
+            drawing.clear_output(wait=True)
+            show(layer.value, image.value)
+
+    layer.observe(redraw, names="value")
+    image.observe(redraw, names="value")
+    show(layer.value, image.value)  # the first drawing, in the cell's own output
+    panel = widgets.VBox([widgets.HBox([layer, image]), drawing])
+    panel.layer, panel.image = layer, image
+    return panel
 
 
 def plot_filters(weight: torch.Tensor, ncols: int = 16, title: str | None = None):

@@ -157,7 +157,7 @@ def test_feature_map_explorer_redraws_the_chosen_layer_and_image():
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
     layers = ["stem", "stages.1"]
     panel = viz.explore_feature_maps(get_model("resnet20").eval(), images, [0, 1, 2], list("abc"), layers)
-    layer, image = panel.kwargs_widgets
+    layer, image = panel.layer, panel.image
     assert list(layer.options) == layers and (image.min, image.max) == (0, 2)
     assert plt.gcf()._suptitle.get_text().startswith("stem: (16, 32, 32)")  # drawn on creation
     layer.value, image.value = "stages.1", 2
