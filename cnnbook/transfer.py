@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import socket
 import time
-from contextlib import contextmanager, redirect_stderr
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
 import torch
@@ -101,8 +101,8 @@ def pretrained(
     kwargs = {}
     if weights is None and name in ("inception_v3", "googlenet"):
         kwargs = {"aux_logits": False, "init_weights": True}
-    try:  # torch.hub's "Downloading: <url> to <cache path>" line and progress bar go to stderr
-        with socket_timeout(DOWNLOAD_TIMEOUT_S), redirect_stderr(io.StringIO()):
+    try:  # torch.hub's "Downloading: <url> to <cache path>" line (stdout) and progress bar (stderr) stay off pages
+        with socket_timeout(DOWNLOAD_TIMEOUT_S), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             model = torchvision.models.get_model(name, weights=weights, **kwargs)
     except (OSError, RuntimeError) as exc:  # URLError and TimeoutError are OSErrors
         timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc)

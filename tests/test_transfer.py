@@ -9,8 +9,9 @@ import torchvision
 from cnnbook import get_budget, transfer
 
 
-def test_offline_weights_give_one_clear_error(monkeypatch):
+def test_offline_weights_give_one_clear_error(monkeypatch, capsys):
     def offline(*args, **kwargs):
+        print('Downloading: "https://download.pytorch.org/models/resnet50.pth" to /root/.cache/torch/hub')  # torch.hub
         raise OSError("<urlopen error [Errno -2] Name or service not known>")
 
     monkeypatch.setattr(torchvision.models, "get_model", offline)
@@ -20,6 +21,7 @@ def test_offline_weights_give_one_clear_error(monkeypatch):
         "torchvision's ImageNet weights for resnet50 could not be downloaded (<urlopen error [Errno -2] Name or "
         "service not known>); they need network access once and are cached by torchvision afterwards"
     )
+    assert capsys.readouterr() == ("", "")  # no download line with the build machine's cache path
 
 
 def test_a_download_that_stalls_gives_up_with_the_same_error(monkeypatch):
