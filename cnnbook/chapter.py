@@ -25,9 +25,9 @@ from .reference import (
     RunSpec,
     best_trained,
     matching_reference,
-    matching_seeds,
     reference_runs,
     train_run,
+    with_other_seeds,
 )
 from .train import train_model
 from .viz import LivePlot
@@ -203,8 +203,7 @@ def side_runs(
         reference, why = matching_reference(spec, cfg.name)
         if reference is not None and not train:
             runs[name] = _from_reference(reference, device)
-            others = [r for r in matching_seeds(spec, cfg) if r.path != reference.path]
-            runs[name].seeds += [r.history for r in others]
+            runs[name].seeds = [r.history for r in with_other_seeds(reference, spec, cfg)]
             stored.append(reference)
             continue
         why_not = why_not or ("TRAIN = True" if train else why)
@@ -239,7 +238,7 @@ def class_transfer_experiment(
     test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
     if reference is not None and not train:
         step("class transfer: showing the stored run")
-        runs = [reference] + [r for r in matching_seeds(spec, cfg) if r.path != reference.path]
+        runs = with_other_seeds(reference, spec, cfg)
         rows = [
             {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
             for i, row in enumerate(reference.extra["few_shot"])

@@ -208,6 +208,11 @@ def matching_seeds(spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[
     return [ref for ref in found if ref is not None]
 
 
+def with_other_seeds(reference: Reference, spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[Reference]:
+    """``reference`` (the seed a page shows) followed by every other matching stored seed of its run."""
+    return [reference] + [r for r in matching_seeds(spec, cfg, results) if r.path != reference.path]
+
+
 def stored_seeds(run_id: str, budget: str, results: Path = RESULTS) -> list[Reference]:
     """The stored runs of ``run_id`` (``resnet20``, ``side-plain56``) at ``budget`` that match the code,
     one per seed, seed 0 first: what a page averages over."""
