@@ -25,26 +25,32 @@ $(STAMP): requirements.txt pyproject.toml
 # The inline backend is forced: a server's MPLBACKEND=Agg would otherwise give pages without figures.
 # Progress bars are for people watching a kernel; on the static pages they would be widget clutter.
 CACHE := _build/.jupyter_cache
-# Each chapter's steps (cnnbook.chapter.step), shown in the terminal as the build runs.
+# Each chapter's steps (cnnbook.book.chapter.build_log), shown in the terminal as the build runs.
 STEPS := _build/steps.log
 JUPYTER_BOOK := $(VENV)/bin/jupyter-book
-BOOK_ENV := TQDM_DISABLE=1 CNNBOOK_BUILD_LOG="$(CURDIR)/$(STEPS)" MPLBACKEND=module://matplotlib_inline.backend_inline
+# A run a chapter trains during the build is kept beside the build (cnnbook.runs.yours), not in the
+# user's own runs folder, and goes with the cache.
+BOOK_RUNS := _build/your-runs
+BOOK_ENV := TQDM_DISABLE=1 CNNBOOK_BUILD_LOG="$(CURDIR)/$(STEPS)" CNNBOOK_RUNS="$(CURDIR)/$(BOOK_RUNS)" \
+	MPLBACKEND=module://matplotlib_inline.backend_inline
 book: $(STAMP)
-	@key="$$($(PY) -c 'from cnnbook.budgets import default_budget_name; print(default_budget_name())') \
+	@key="$$($(PY) -c 'from cnnbook.runs.budgets import default_budget_name; print(default_budget_name())') \
 	$${CNNBOOK_DATA:-} $$(cat requirements.txt pyproject.toml $$(find cnnbook -type f -not -name '*.pyc' | sort) | sha256sum)"; \
 	if [ "$$(cat $(CACHE)/KEY 2>/dev/null)" != "$$key" ]; then \
 		echo "book: budget, data, package or requirements changed: executing every notebook afresh"; \
-		rm -rf $(CACHE) _build/.doctrees _build/html; mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
+		rm -rf $(CACHE) $(BOOK_RUNS) _build/.doctrees _build/html; mkdir -p $(CACHE); echo "$$key" > $(CACHE)/KEY; fi
 	@mkdir -p _build; : > $(STEPS); tail -f $(STEPS) & tailer=$$!; \
 	$(BOOK_ENV) $(JUPYTER_BOOK) build .; status=$$?; kill $$tailer; exit $$status
 
 ## Unit tests, then every notebook with nbmake at the smoke budget (CNNBOOK_BUDGET overrides).
 # Two pytest processes: the notebooks' kernels start clean of anything the unit tests left behind.
-# The notebooks run as `make book` runs them: without progress-bar widgets, which nobody watches here.
+# The notebooks run as `make book` runs them: without progress-bar widgets, which nobody watches here,
+# and with an empty runs folder of their own, so every chapter takes its live training path.
 test: $(STAMP)
 	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} $(PY) -m pytest tests -p no:cacheprovider --durations=5
-	CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} TQDM_DISABLE=1 $(PY) -m pytest $(NOTEBOOKS) --nbmake --nbmake-timeout=600 \
-		-p no:cacheprovider --durations=4
+	runs="$$(mktemp -d)"; CNNBOOK_RUNS="$$runs" CNNBOOK_BUDGET=$${CNNBOOK_BUDGET:-smoke} TQDM_DISABLE=1 \
+		$(PY) -m pytest $(NOTEBOOKS) --nbmake --nbmake-timeout=600 -p no:cacheprovider --durations=4; \
+		status=$$?; rm -rf "$$runs"; exit $$status
 
 ## Chapter 1 over plain and residual depths 20-56 with papermill (budget: CNNBOOK_BUDGET, default smoke).
 SWEEP_MODELS ?= plain20 plain32 plain44 plain56 resnet20 resnet32 resnet44 resnet56

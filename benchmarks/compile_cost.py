@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.device import autocast, resolve_precision  # noqa: E402
+from cnnbook.training.device import autocast, resolve_precision  # noqa: E402
 
 
 def run(split, compiled: bool, precision: str, batch_size: int = 256) -> dict:

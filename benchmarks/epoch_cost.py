@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.reference import CHAPTER_MODELS  # noqa: E402
+from cnnbook.runs.reference import CHAPTER_MODELS  # noqa: E402
 
 
 def epoch_seconds(name: str, train, val, recipe) -> tuple[float, float]:

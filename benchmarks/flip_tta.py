@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.reference import CHAPTER_MODELS, load_reference  # noqa: E402
+from cnnbook.runs.reference import CHAPTER_MODELS, load_reference  # noqa: E402
 
 
 def timed_accuracy(model, split, flip: bool) -> tuple[float, float]:

@@ -13,9 +13,9 @@ image size, so the winner is confirmed on the CPU with ``benchmarks/time_to_accu
 
     python benchmarks/recipe_search.py --workers 12 --deadline 300 --out search.jsonl
 
-Warm-up share, scaled-down epochs and the averages are set by replacing the optimiser and
-scheduler factories that ``cnnbook.train`` calls and the augmentation of ``cnnbook.data`` (an
-experiment harness): whichever wins moves into the recipe.
+Scaled-down epochs are recipe values (``small_epochs``, ``small_size``); the warm-up share and the
+averages reach the run through ``fit``'s hooks (``scheduler_factory``, ``optimizer_hook``), so the
+harness changes no module of ``cnnbook``. Whichever wins moves into the recipe.
 """
 
 from __future__ import annotations
@@ -29,18 +29,14 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook import data as data_module  # noqa: E402
-from cnnbook import train as train_module  # noqa: E402
-from cnnbook.optim import make_optimizer, make_scheduler  # noqa: E402
+from cnnbook.training.optim import make_scheduler  # noqa: E402
 
 EMA_DECAYS = (0.99, 0.998)
-AUGMENT_BATCH = data_module.augment_batch
 BASE = cnnbook.Recipe(epochs=15)  # the quick chapter recipe the search started from: 15 epochs at 32 px
 
 
@@ -67,8 +63,8 @@ def candidates(seeds: int) -> list[dict]:
         ("e10 warm0.4", {"epochs": 10}, {"warmup": 0.4}),
         ("e10 zero-init", {"epochs": 10}, {"zero_init_residual": True}),
         ("e6", {"epochs": 6}, {}),
-        ("e15 24px x10", {"epochs": 15}, {"low_res": 24, "low_res_epochs": 10}),
-        ("e15 24px x12", {"epochs": 15}, {"low_res": 24, "low_res_epochs": 12}),
+        ("e15 24px x10", {"epochs": 15, "small_epochs": 10, "small_size": 24}, {}),
+        ("e15 24px x12", {"epochs": 15, "small_epochs": 12, "small_size": 24}, {}),
         # the adopted quick recipe (small epochs built into cnnbook.Recipe), then with smaller batches
         ("e14 small10", {"epochs": 14, "small_epochs": 10}, {}),
         ("e14 small10 bs128 lr0.2", {"epochs": 14, "small_epochs": 10, "batch_size": 128, "lr": 0.2}, {}),
@@ -80,7 +76,7 @@ def candidates(seeds: int) -> list[dict]:
 
 
 def warmup_scheduler(share: float):
-    """The one-cycle schedule of ``cnnbook.optim.make_scheduler`` with another warm-up share."""
+    """The one-cycle schedule of ``cnnbook.training.optim.make_scheduler`` with another warm-up share."""
 
     def make(optimizer, schedule, total_steps):
         warmup = max(1, round(share * total_steps))
@@ -96,20 +92,6 @@ def warmup_scheduler(share: float):
     return make
 
 
-def augment_at(state: dict):
-    """``cnnbook.data.augment_batch``, then scaled to ``state["size"]`` pixels while that is set."""
-
-    def augment(x, generator, padding=4):
-        out = AUGMENT_BATCH(x, generator, padding)
-        if state.get("size"):
-            size = (state["size"], state["size"])
-            out = F.interpolate(out.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-            out = out.round().clamp(0, 255).to(torch.uint8)
-        return out
-
-    return augment
-
-
 def run_one(spec: dict, data) -> dict:
     recipe = BASE.with_(**spec["recipe"])
     model_kwargs = {"zero_init_residual": True} if spec.get("zero_init_residual") else {}
@@ -117,28 +99,19 @@ def run_one(spec: dict, data) -> dict:
     model = cnnbook.get_model(spec["model"], **model_kwargs)
     averages = {}
 
-    def optimizer_with_averages(net, recipe):
-        optimizer = make_optimizer(net, recipe)
+    def keep_averages(optimizer):
         for decay in EMA_DECAYS:
             averages[decay] = torch.optim.swa_utils.AveragedModel(
-                net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=True
+                model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=True
             )
-        optimizer.register_step_post_hook(lambda *_: [a.update_parameters(net) for a in averages.values()])
-        return optimizer
+        optimizer.register_step_post_hook(lambda *_: [a.update_parameters(model) for a in averages.values()])
 
-    train_module.make_optimizer = optimizer_with_averages
-    train_module.make_scheduler = warmup_scheduler(spec["warmup"]) if "warmup" in spec else make_scheduler
-    low_res = {"size": spec.get("low_res")}
-    data_module.augment_batch = augment_at(low_res)
-
-    def back_to_full_size(history):
-        if len(history) >= spec.get("low_res_epochs", 0):
-            low_res["size"] = None
-
+    schedule = warmup_scheduler(spec["warmup"]) if "warmup" in spec else make_scheduler
     start = time.perf_counter()
     history = cnnbook.fit(
-        model, data.train, data.val, recipe, seed=spec["seed"], progress=False, callbacks=[back_to_full_size]
-    )
+        model, data.train, data.val, recipe, seed=spec["seed"], progress=False,
+        optimizer_hook=keep_averages, scheduler_factory=schedule,
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     test = {}
     for label, net in [("trained", model)] + [(f"ema{d}", a.module) for d, a in averages.items()]:

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import SourceStyleDataset, machine, measured_peak_gflops, peak_gflops  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.cost import multiply_adds  # noqa: E402
-from cnnbook.device import resolve_precision  # noqa: E402
+from cnnbook.analysis.cost import multiply_adds  # noqa: E402
+from cnnbook.training.device import resolve_precision  # noqa: E402
 
 
 def source_images_per_s(model_name: str, split, steps: int, warmup: int = 3) -> float:

@@ -1,30 +1,52 @@
 """cnnbook: the helper package of the executable book on ResNet, Inception and DenseNet.
 
-The book layer (what the chapters call: ``start_chapter``, ``train_chapter_model``, ...) is imported
-on first use, so the command line, ``torchrun`` workers and ``reproduce --jobs`` children never
-load matplotlib.
+The package reads as its data flow, and each layer imports only the layers before it
+(``tests/test_layers.py`` checks)::
+
+    storage, models, data -> training -> analysis, experiments -> runs -> book -> cli
+
+What the chapters call is re-exported here. The book layer (``start_chapter``, ``viz``, ...) and the
+learner's modules (``probe``, ``finetune``, ...) are imported on first use, so the command line,
+``torchrun`` workers and ``reproduce --jobs`` children never load matplotlib.
 """
 
-from .budgets import Budget, get_budget
+from importlib import import_module
+
 from .data import load_cifar10
-from .device import default_device
-from .evaluation import evaluate, predict
-from .history import History
 from .models import count_parameters, get_model, list_models
-from .recipe import Recipe
-from .train import fit, set_seed, train_model
+from .runs.budgets import Budget, get_budget
+from .training.device import default_device
+from .training.evaluation import evaluate, predict
+from .training.history import History
+from .training.loop import fit, fit_head, set_seed, train_model
+from .training.recipe import Recipe
 
 __version__ = "0.1.0"
 BOOK_LAYER = ("class_transfer_experiment", "side_runs", "start_chapter", "train_chapter_model")
+# The modules a learner reaches as ``cnnbook.<name>`` (``from cnnbook import viz``), where they live.
+MODULES = {
+    "viz": "book.viz",
+    "probe": "analysis.probe",
+    "cam": "analysis.cam",
+    "cost": "analysis.cost",
+    "spread": "analysis.spread",
+    "branches": "analysis.branches",
+    "finetune": "experiments.finetune",
+    "class_transfer": "experiments.class_transfer",
+    "reference": "runs.reference",
+    "evaluation": "training.evaluation",
+}
 __all__ = [
     "Budget",
     "History",
     "Recipe",
     *BOOK_LAYER,
+    *MODULES,
     "count_parameters",
     "default_device",
     "evaluate",
     "fit",
+    "fit_head",
     "get_budget",
     "get_model",
     "list_models",
@@ -37,7 +59,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in BOOK_LAYER:
-        from . import chapter
-
-        return getattr(chapter, name)
+        return getattr(import_module(".book.chapter", __name__), name)
+    if name in MODULES:
+        return import_module(f".{MODULES[name]}", __name__)
     raise AttributeError(f"module 'cnnbook' has no attribute {name!r}")

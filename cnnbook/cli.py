@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbook models | train | reproduce``.
+"""Command line: ``python -m cnnbook models | train | reproduce | sweep | runs``.
 
 ``torchrun --nproc_per_node=N -m cnnbook train ...`` trains data-parallel over N processes.
 """
@@ -13,15 +13,19 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from . import budgets, distributed, rundir
-from .checkpoint import CheckpointError
+from .book.sweep import SweepError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
-from .device import PRECISIONS, default_device
-from .evaluation import evaluate_with_flip
 from .models import count_parameters, get_model, list_models
-from .rundir import RunDirError
-from .sweep import SweepError
-from .train import TrainingDiverged, train_model
+from .runs import budgets, rundir
+from .runs.record import git_commit, provenance, write_record
+from .runs.rundir import RunDirError
+from .runs.yours import RunsFolderError
+from .storage import CheckpointError
+from .training import distributed
+from .training.device import PRECISIONS, default_device
+from .training.evaluation import evaluate_with_flip
+from .training.loop import TrainingDiverged, train_model
+from .training.recipe import recipe_for
 
 
 def positive_int(text: str) -> int:
@@ -105,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--resume", action="store_true", help="keep the finished runs of the sweep in OUT and run the others"
     )
+    kept = sub.add_parser("runs", help="list your runs (the models the chapters trained here), or remove some")
+    kept.add_argument("--remove", nargs="+", metavar="NAME", help="remove these runs (NAME as the list shows it)")
     return parser
 
 
@@ -129,6 +135,24 @@ def cmd_models() -> None:
     print(f"{'name':<16}{'parameters':>14}")
     for name in list_models():
         print(f"{name:<16}{count_parameters(get_model(name)):>14,}")
+
+
+def cmd_runs(args) -> None:
+    from .runs import yours
+
+    if args.remove:
+        for name in yours.remove(args.remove):
+            print(f"removed {name}")
+    runs = yours.list_runs()
+    print(f"your runs in {yours.runs_dir()} (CNNBOOK_RUNS moves them):")
+    if not runs:
+        print("  none yet: a chapter keeps every model it trains here")
+    for r in runs:
+        accuracy = f"{r.accuracy:.1%} {r.measured_on}" if r.accuracy is not None else "unfinished"
+        finished = yours.when(r.finished) if r.finished else f"{r.epochs} epochs done"
+        print(f"  {r.name:<44} {r.model:<16} seed {r.seed}  {accuracy:<12} {finished:<14} {r.size / 2**20:6.1f} MB")
+    total = sum(r.size for r in runs)
+    print(f"{total / 2**20:.1f} MB of {yours.max_bytes() / 2**20:.0f} MB (CNNBOOK_RUNS_MAX_MB); oldest removed first")
 
 
 def cmd_train(args) -> None:
@@ -163,17 +187,10 @@ def _train(args) -> None:
         distributed.shutdown()
     if not ctx.is_main:
         return
-    record = {
-        "model": args.model,
-        "budget": cfg.as_dict(),
-        "seed": args.seed,
-        "dataset": data.variant,
-        "processes": ctx.world_size,
-        "train_minutes_this_session": minutes,
-        "test": test,
-        **history.to_dict(),
-    }
-    rundir.write_json(args.out / "history.json", record)
+    about = provenance(cfg.name, recipe_for(args.model, recipe), args.seed, 60 * minutes, data.variant,
+                       default_device(), git_commit(), run={"model": args.model, "kind": "train", "extra": {}},
+                       processes=ctx.world_size)  # fmt: skip
+    write_record(args.out, args.model, history, test, about)
     print(
         f"{args.model}: test accuracy {100 * test['accuracy']:.2f}% ({100 * test['flip_accuracy']:.2f}% with flip) "
         f"after {len(history)} epochs "
@@ -190,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             cmd_train(args)
         elif args.command == "reproduce" and args.jobs > 1:
-            from . import jobs
+            from .runs import jobs
 
             try:
                 jobs.reproduce_in_parallel(args.budget, args.only, args.jobs, seeds=args.seeds, missing=args.missing)
@@ -198,11 +215,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
         elif args.command == "reproduce":
-            from .reproduce import reproduce
+            from .runs.reproduce import reproduce
 
             reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress, missing=args.missing)
+        elif args.command == "runs":
+            cmd_runs(args)
         elif args.command == "sweep":
-            from .sweep import SWEEP_FILES, run_sweep
+            from .book.sweep import SWEEP_FILES, run_sweep
 
             if not args.notebook.exists():
                 raise ValueError(f"no notebook at {args.notebook}")
@@ -218,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         CheckpointError,
         TrainingDiverged,
         RunDirError,
+        RunsFolderError,
         SweepError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

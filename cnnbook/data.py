@@ -8,7 +8,7 @@ Where the data comes from, in order:
    into which torchvision downloads CIFAR-10 when the network is there.
 
 Decoded arrays are cached in ``CNNBOOK_CACHE`` (default ``~/.cache/cnnbook``), never in the
-data folder, keyed by the source's fingerprint so a changed source is re-decoded.
+data folder, keyed by the source's files (names, sizes, times) so a changed source is re-decoded.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, atomic_save, safe_load
+from .storage import CheckpointError, atomic_save, safe_load
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel statistics of the CIFAR-10 training images (canonical release).
@@ -237,11 +237,15 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
     return perm[val_size:], perm[:val_size]
 
 
+VAL_IMAGES = 5000  # CIFAR-10's 50,000 training images less these are the training split
+TRAIN_IMAGES = 50000 - VAL_IMAGES
+
+
 def load_cifar10(
     root: str | Path | None = None,
     *,
     subset: int | None = None,
-    val_size: int = 5000,
+    val_size: int = VAL_IMAGES,
     val_subset: int | None = None,
     test_subset: int | None = None,
     seed: int = 0,
@@ -291,7 +295,7 @@ def _not_found(root: Path, why: str) -> DataNotFoundError:
     )
 
 
-def _fingerprint(folder: Path) -> str:
+def _source_key(folder: Path) -> str:
     """Hash of every file's relative path, size and mtime below ``folder``."""
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -304,18 +308,18 @@ def _fingerprint(folder: Path) -> str:
 
 
 def _cached(folder: Path, variant: str, reader) -> dict:
-    """Decode ``folder`` with ``reader`` once; reuse the cache while the fingerprint matches."""
-    key = _fingerprint(folder)
+    """Decode ``folder`` with ``reader`` once; reuse the cache while the source's key matches."""
+    key = _source_key(folder)
     path = cache_dir() / f"cifar10-{variant}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]}.pt"
     try:
         cached = safe_load(path) if path.is_file() else None
-        if cached.get("fingerprint") == key and cached.get("version") == CACHE_VERSION:
+        if cached.get("source_key") == key and cached.get("version") == CACHE_VERSION:
             return cached["arrays"]
     except Exception:
         pass  # no, corrupt, unreadable or foreign cache: decode again below
     arrays = reader(folder)
     try:
-        atomic_save({"version": CACHE_VERSION, "fingerprint": key, "arrays": arrays}, path)
+        atomic_save({"version": CACHE_VERSION, "source_key": key, "arrays": arrays}, path)
     except (OSError, CheckpointError) as exc:
         _warn_cache_unusable(path.parent, exc)  # an unwritable cache only costs time on the next load
     return arrays

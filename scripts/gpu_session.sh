@@ -62,7 +62,7 @@ run "resnet18_seconds=\$(( \$(date +%s) - start ))"
 run "$PYTHON scripts/session_timings.py --reproduce-seconds \$reproduce_seconds --jobs $jobs \
   --resnet18 '$work/resnet18' --resnet18-seconds \$resnet18_seconds > '$OUT/timings.json'"
 run "cat '$OUT/timings.json'"
-run "results=\$($PYTHON -c 'from cnnbook.reference import RESULTS; print(RESULTS)')"
+run "results=\$($PYTHON -c 'from cnnbook.runs.reference import RESULTS; print(RESULTS)')"
 # Logs first: whatever failed above, they say why.
 run "tar -czf '$OUT/logs.tar.gz' -C '$work' --exclude=./data --exclude=checkpoint.pt . -C \"\$PWD\" runs || true"
 run "tar -czf '$OUT/results.tar.gz' -C \"\$results\" --exclude=resume.pt quick full || true"

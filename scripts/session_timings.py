@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from cnnbook.checkpoint import load_checkpoint
-from cnnbook.reference import RESULTS
+from cnnbook.training.checkpoint import load_checkpoint
+from cnnbook.runs.reference import RESULTS
 
 TARGET = 0.94
 

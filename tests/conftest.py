@@ -23,3 +23,10 @@ def tiny_split():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=g)
     return Split(images, torch.arange(64) % 10)
+
+
+@pytest.fixture(autouse=True)
+def own_runs_folder(tmp_path_factory, monkeypatch):
+    """Every test keeps "your runs" (cnnbook.runs.yours) in a fresh folder of its own, so a run one
+    test trained is never shown to another, and the learner's folder is never touched."""
+    monkeypatch.setenv("CNNBOOK_RUNS", str(tmp_path_factory.mktemp("your-runs")))

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 import cnnbook
-from cnnbook.cam import grad_cam
+from cnnbook.analysis.cam import grad_cam
 
 
 class BrightnessNet(nn.Module):

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 import cnnbook
-from cnnbook import chapter, reference
+from cnnbook.book import chapter
 from cnnbook.data import CIFAR10
-from cnnbook.recipe import Recipe
-from cnnbook.reproduce import reproduce
+from cnnbook.runs import reference
+from cnnbook.runs.reproduce import reproduce
+from cnnbook.training.recipe import Recipe
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it
     cfg = cnnbook.get_budget("smoke", epochs=2, batch_size=16)
     run = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"), seed=1)
     assert len(run.history) == 2 and [r["images"] for r in run.history.records] == [64, 64]
-    assert 0 < run.minutes < 5 and run.reference is None and run.source.startswith("this run (smoke")
+    assert 0 < run.minutes < 5 and run.reference is None and run.source.startswith("your run (smoke")
     out = capsys.readouterr().out
     assert "Training resnet20 here (no stored reference run of resnet20.seed1 at budget 'smoke')" in out
     assert "Figure(" in out  # the live plot was displayed (outside IPython, as its text repr)
@@ -51,7 +52,7 @@ def test_side_runs_mix_stored_and_live_runs_and_say_which(tiny_data, tmp_path, m
     runs = cnnbook.side_runs(("plain20", "resnet20"), cfg, tiny_data, torch.device("cpu"))
     assert runs["plain20"].reference is not None and runs["resnet20"].reference is None
     out = capsys.readouterr().out
-    assert "Showing stored runs of plain20" in out and "Trained here: resnet20" in out
+    assert "Showing stored runs of plain20" in out and "Trained here and kept as your runs: resnet20" in out
 
 
 def test_chapter_parameters_are_checked_before_anything_runs(monkeypatch):
@@ -87,9 +88,9 @@ def test_degenerate_batch_sizes_are_refused_with_the_fix(batch_size, message):
 
 def test_the_build_log_names_the_step_only_in_a_book_build(tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("CNNBOOK_BUILD_LOG", raising=False)
-    chapter.step("silent")
+    chapter.build_log("silent")
     monkeypatch.setenv("CNNBOOK_BUILD_LOG", str(tmp_path / "steps.log"))
-    chapter.step("resnet20: epoch 1/15 done")
+    chapter.build_log("resnet20: epoch 1/15 done")
     assert (tmp_path / "steps.log").read_text() == "    cnnbook: resnet20: epoch 1/15 done\n"
     out, err = capfd.readouterr()
     assert "cnnbook:" not in out + err  # nothing reaches the notebook's outputs
@@ -97,8 +98,8 @@ def test_the_build_log_names_the_step_only_in_a_book_build(tmp_path, capfd, monk
 
 def _store(results, budget, spec, epochs):
     """A stored run of ``spec`` with a recognisable history (train_loss 9.0), without training."""
-    from cnnbook.checkpoint import save_checkpoint
     from cnnbook.models import get_model
+    from cnnbook.training.checkpoint import save_checkpoint
 
     path = results / budget / spec.run_id
     path.mkdir(parents=True)
@@ -131,9 +132,9 @@ def test_reproduce_then_matching_reference_round_trip(cifar, tmp_path):
     assert ref is not None and "resnet20 at budget 'smoke': 1 epochs" in why
     changed = reference.RunSpec("resnet20", "side", spec.recipe.with_(lr=0.3))
     assert reference.matching_reference(changed, "smoke", results=tmp_path)[0] is None
-    stored = chapter._from_reference(ref, torch.device("cpu"))
+    stored = chapter._from_reference(spec, ref, torch.device("cpu"))
     assert stored.test_accuracy(cifar.test.take(10)) == ref.test["accuracy"]  # the run's own, not re-measured
-    live = chapter.ChapterRun(stored.model, stored.history, 0.0, "this run")
+    live = chapter.ChapterRun(spec, "smoke", stored.model, stored.history, 0.0, "your run")
     assert live.test_accuracy(cifar.test.take(10)) == cnnbook.evaluate(stored.model, cifar.test.take(10))["accuracy"]
 
 
@@ -141,7 +142,7 @@ def test_evaluate_and_record_prints_returns_and_writes_one_result(tiny_data, tmp
     cfg = cnnbook.get_budget("smoke", epochs=1, batch_size=16)
     run = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"))
     capsys.readouterr()
-    test = run.evaluate_and_record("resnet20", cfg, tiny_data, tmp_path / "result.json", predictions=True)
+    test = run.evaluate_and_record(tiny_data, tmp_path / "result.json", predictions=True)
     expected = cnnbook.evaluate(run.model, tiny_data.test, predictions=True)
     assert test["accuracy"] == expected["accuracy"] and torch.equal(test["predictions"], expected["predictions"])
     out = capsys.readouterr().out
@@ -149,4 +150,4 @@ def test_evaluate_and_record_prints_returns_and_writes_one_result(tiny_data, tmp
     record = json.loads((tmp_path / "result.json").read_text())
     assert record["model"] == "resnet20" and record["budget"] == "smoke" and record["epochs"] == 1
     assert record["test_accuracy"] == round(test["accuracy"], 4) and record["parameters"] == 269722
-    run.evaluate_and_record("resnet20", cfg, tiny_data)  # outside a sweep: nothing written, no error
+    run.evaluate_and_record(tiny_data)  # outside a sweep: nothing written, no error

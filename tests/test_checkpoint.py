@@ -4,8 +4,8 @@ import pickle
 import pytest
 import torch
 
-from cnnbook.checkpoint import CheckpointError, atomic_save, load_checkpoint, safe_load, save_checkpoint
 from cnnbook.models import get_model
+from cnnbook.training.checkpoint import CheckpointError, atomic_save, load_checkpoint, safe_load, save_checkpoint
 
 
 def test_round_trip_restores_weights(tmp_path):
@@ -134,7 +134,7 @@ def test_a_full_disk_is_named_with_the_folder_and_the_space_needed_and_the_old_c
     import shutil
     from collections import namedtuple
 
-    from cnnbook import checkpoint
+    from cnnbook.training import checkpoint
 
     path = tmp_path / "run" / "checkpoint.pt"
     save_checkpoint(path, get_model("resnet20"))
@@ -148,7 +148,7 @@ def test_a_full_disk_is_named_with_the_folder_and_the_space_needed_and_the_old_c
     monkeypatch.setattr(checkpoint.torch, "save", disk_full)
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 4096, 4096))
     with pytest.raises(
-        CheckpointError, match=r"the disk holding .*run is full \(0.0 MB free, the checkpoint needs about 1.0 MB\)"
+        CheckpointError, match=r"the disk holding .*run is full \(0.0 MB free, the file needs about 1.0 MB\)"
     ):
         save_checkpoint(path, get_model("resnet20"))
     assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["checkpoint.pt"]

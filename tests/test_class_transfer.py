@@ -1,9 +1,9 @@
 import torch
 
-from cnnbook import class_transfer
 from cnnbook.data import CIFAR10, Split
+from cnnbook.experiments import class_transfer
 from cnnbook.models import get_model
-from cnnbook.recipe import Recipe
+from cnnbook.training.recipe import Recipe
 
 
 def test_classes_of_keeps_only_those_classes_relabelled_in_order(tiny_split):

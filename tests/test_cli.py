@@ -56,23 +56,23 @@ def test_train_writes_history_and_checkpoint(cifar, tmp_path, capsys):
 # after the checkpoint of epoch $KILL_AFTER is written: the crash lands at the same place every time.
 CRASH_AFTER_EPOCH = """
 import os, signal, sys
-import cnnbook.train
+import cnnbook.training.loop
 from cnnbook.cli import main
 
-save = cnnbook.train.save_checkpoint
+save = cnnbook.training.loop.save_checkpoint
 
 def save_then_die(path, model, **state):
     save(path, model, **state)
     if state["epoch"] == int(os.environ["KILL_AFTER"]):
         os.kill(os.getpid(), signal.SIGKILL)
 
-cnnbook.train.save_checkpoint = save_then_die
+cnnbook.training.loop.save_checkpoint = save_then_die
 sys.exit(main(sys.argv[1:]))
 """
 
 
 def test_a_killed_run_leaves_a_loadable_checkpoint_and_resumes(cifar, tmp_path):
-    from cnnbook.checkpoint import load_checkpoint
+    from cnnbook.training.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
     args = ["train", "--model", "resnet20", "--budget", "smoke", "--subset", "256", "--epochs", "4"]
@@ -117,7 +117,7 @@ def test_the_command_line_never_loads_the_book_layer():
         "import sys, runpy\n"
         "sys.argv = ['cnnbook', '--help']\n"
         "try:\n    runpy.run_module('cnnbook', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('matplotlib', 'cnnbook.viz', 'cnnbook.chapter') if m in sys.modules))"
+        "print(sorted(m for m in ('matplotlib', 'cnnbook.book.viz', 'cnnbook.book.chapter') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

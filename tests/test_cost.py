@@ -1,6 +1,6 @@
 import torch
 
-from cnnbook.cost import multiply_adds, throughput
+from cnnbook.analysis.cost import multiply_adds, throughput
 from cnnbook.models import get_model
 
 

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from cnnbook import probe
-from cnnbook.cost import peak_training_memory
+from cnnbook.analysis import probe
+from cnnbook.analysis.cost import peak_training_memory
 from cnnbook.models import count_parameters, get_model
 from cnnbook.models.densenet import DenseBlock, DenseNet, Transition, feature_reuse
 

@@ -5,9 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import cost, data, device, distributed, transfer
-from cnnbook.recipe import Recipe
-from cnnbook.train import fit
+from cnnbook import data
+from cnnbook.analysis import cost
+from cnnbook.experiments import finetune
+from cnnbook.runs import budgets
+from cnnbook.training import device, distributed
+from cnnbook.training.loop import fit
+from cnnbook.training.recipe import Recipe
 
 
 @pytest.fixture
@@ -49,14 +53,14 @@ def test_a_t4_trains_in_fp32_and_defaults_to_the_quick_budget(t4):
     assert device.default_device().type == "cuda"
     assert not device.native_bf16("cuda")
     assert device.resolve_precision("auto", "cuda") == "fp32"
-    name, reason = device.default_budget_for("cuda")
+    name, reason = budgets.default_budget_for("cuda")
     assert name == "quick"
     assert "7.5" in reason
 
 
 def test_an_h100_trains_in_bf16_and_defaults_to_the_full_budget(h100):
     assert device.resolve_precision("auto", "cuda") == "bf16"
-    name, reason = device.default_budget_for("cuda")
+    name, reason = budgets.default_budget_for("cuda")
     assert name == "full"
     assert "9.0" in reason
 
@@ -64,11 +68,11 @@ def test_an_h100_trains_in_bf16_and_defaults_to_the_full_budget(h100):
 def test_a_mac_trains_on_mps_in_fp32_at_the_quick_budget(mac):
     assert device.default_device() == torch.device("mps")
     assert device.resolve_precision("auto", "mps") == "fp32"
-    assert device.default_budget_for("mps")[0] == "quick"
+    assert budgets.default_budget_for("mps")[0] == "quick"
 
 
 def test_a_cpu_defaults_to_the_quick_budget():
-    name, reason = device.default_budget_for("cpu")
+    name, reason = budgets.default_budget_for("cpu")
     assert name == "quick"
     assert "CPU" in reason
 
@@ -95,7 +99,7 @@ def test_backends_stay_untouched_off_cuda(cuda_switches):
 
 def test_fit_configures_the_backends_for_its_device_and_precision(monkeypatch, tiny_split):
     calls = []
-    monkeypatch.setattr("cnnbook.train.configure_backends", lambda *args: calls.append(args))
+    monkeypatch.setattr("cnnbook.training.loop.configure_backends", lambda *args: calls.append(args))
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
     fit(model, tiny_split, None, Recipe(epochs=1, batch_size=32, precision="fp32"), device="cpu", progress=False)
     assert calls == [(torch.device("cpu"), "fp32")]
@@ -131,9 +135,9 @@ def test_synchronize_waits_for_an_apple_gpu(monkeypatch):
 
 def test_resize_antialiases_only_when_shrinking_and_never_on_mps():
     cpu, mps = torch.device("cpu"), torch.device("mps")
-    assert not transfer.resize_antialias(32, 224, cpu)  # the book's use: CIFAR enlarged
-    assert transfer.resize_antialias(224, 112, cpu)
-    assert not transfer.resize_antialias(224, 112, mps)
+    assert not finetune.resize_antialias(32, 224, cpu)  # the book's use: CIFAR enlarged
+    assert finetune.resize_antialias(224, 112, cpu)
+    assert not finetune.resize_antialias(224, 112, mps)
 
 
 def test_enlarging_cifar_resizes_without_antialiasing(monkeypatch):
@@ -144,8 +148,8 @@ def test_enlarging_cifar_resizes_without_antialiasing(monkeypatch):
         seen.append(kwargs["antialias"])
         return interpolate(*args, **kwargs)
 
-    monkeypatch.setattr(transfer.F, "interpolate", spy)
-    out = transfer.ImageNetInput(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    monkeypatch.setattr(finetune.F, "interpolate", spy)
+    out = finetune.ImageNetInput(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
     assert out.shape == (2, 3, 64, 64)
     assert seen == [False]
 

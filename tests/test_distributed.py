@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 
@@ -7,7 +6,8 @@ import torch
 import torch.distributed as dist
 
 from cnnbook.data import Split
-from cnnbook.distributed import Context, context, main_process_first
+from cnnbook.runs.record import read_record
+from cnnbook.training.distributed import Context, context, main_process_first
 
 
 def index_split(n=64):
@@ -39,10 +39,10 @@ def test_a_single_process_is_rank_0_of_1():
 def test_main_process_first_lets_rank_0_finish_before_the_others_start(monkeypatch, rank, order):
     # A barrier returns only when every rank has reached it: rank 1 waits at its barrier before the
     # block, which rank 0 reaches only after its own block. The order of the calls is the whole proof.
-    import cnnbook.distributed
+    import cnnbook.training.distributed
 
     calls = []
-    monkeypatch.setattr(cnnbook.distributed, "context", lambda: Context(rank, 2))
+    monkeypatch.setattr(cnnbook.training.distributed, "context", lambda: Context(rank, 2))
     monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
     with main_process_first():
         calls.append("body")
@@ -73,14 +73,14 @@ def train(tmp_path, processes: int):
         args = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args]
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "history.json").read_text()), proc.stdout
+    return read_record(out), proc.stdout  # the record train and reproduce both write
 
 
 def test_two_gloo_processes_share_the_work_and_learn_like_one(cifar, tmp_path):
     one, _ = train(tmp_path, 1)
     two, stdout = train(tmp_path, 2)
-    assert two["processes"] == 2 and stdout.count("test accuracy") == 1  # rank 0 alone reports
-    assert [r["images"] for r in two["records"]] == [r["images"] for r in one["records"]] == [1024, 1024]
+    assert two.provenance["processes"] == 2 and stdout.count("test accuracy") == 1  # rank 0 alone reports
+    assert two.history["images"] == one.history["images"] == [1024, 1024]
     for run in (one, two):
-        assert run["records"][-1]["train_loss"] < run["records"][0]["train_loss"]
-    assert abs(two["records"][-1]["train_loss"] - one["records"][-1]["train_loss"]) < 0.15
+        assert run.history["train_loss"][-1] < run.history["train_loss"][0]
+    assert abs(two.history["train_loss"][-1] - one.history["train_loss"][-1]) < 0.15

@@ -6,14 +6,15 @@ import re
 
 import pytest
 
-from cnnbook import cli, cost
-from cnnbook.chapter import check_chapter_model
-from cnnbook.checkpoint import load_checkpoint
+from cnnbook import cli
+from cnnbook.analysis import cost
+from cnnbook.book.chapter import check_chapter_model
 from cnnbook.data import CIFAR10
 from cnnbook.models import count_parameters, get_model, list_models, model_meta, registry
-from cnnbook.recipe import Recipe, recipe_for
-from cnnbook.reference import RunSpec
-from cnnbook.train import train_model
+from cnnbook.runs.reference import RunSpec
+from cnnbook.training.checkpoint import load_checkpoint
+from cnnbook.training.loop import train_model
+from cnnbook.training.recipe import Recipe, recipe_for
 
 TOY_MODULE = '''
 import torch

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from cnnbook import probe
+from cnnbook.analysis import probe
 from cnnbook.models import count_parameters, get_model
 from cnnbook.models.inception import (
     GOOGLENET_STAGES,
@@ -141,8 +141,8 @@ def test_zero_output_ablates_one_branch_and_restores_it():
 
 
 def test_branch_contributions_ablate_every_branch_of_every_module():
+    from cnnbook.analysis.branches import branch_contributions
     from cnnbook.data import Split
-    from cnnbook.models.inception import branch_contributions
 
     torch.manual_seed(0)
     model = get_model("googlenet_cifar").eval()
@@ -157,9 +157,10 @@ def test_branch_contributions_ablate_every_branch_of_every_module():
 
 def test_branch_contributions_match_whole_network_ablations():
     """Rerunning from the ablated module on gives what ablating and evaluating the whole network gives."""
+    from cnnbook.analysis.branches import branch_contributions
     from cnnbook.data import Split, normalize
-    from cnnbook.evaluation import evaluate
-    from cnnbook.models.inception import InceptionModule, branch_contributions
+    from cnnbook.models.inception import InceptionModule
+    from cnnbook.training.evaluation import evaluate
 
     torch.manual_seed(0)
     model = get_model("googlenet_cifar")

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbook import cli, jobs
-from cnnbook.budgets import get_budget
-from cnnbook.reference import select_runs
+from cnnbook import cli
+from cnnbook.runs import jobs
+from cnnbook.runs.budgets import get_budget
+from cnnbook.runs.reference import select_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 

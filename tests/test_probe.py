@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import probe
+from cnnbook.analysis import probe
 
 
 def two_layer_net() -> nn.Sequential:
@@ -40,7 +40,7 @@ def test_layer_trace_records_every_conv_each_epoch_and_leaves_training_unchanged
     from cnnbook import Recipe
     from cnnbook.data import normalize
     from cnnbook.models import get_model
-    from cnnbook.train import fit, set_seed
+    from cnnbook.training.loop import fit, set_seed
 
     recipe = Recipe(epochs=2, batch_size=16, lr=0.05, precision="fp32")
 

@@ -4,14 +4,13 @@ import pytest
 import torch
 
 from cnnbook import get_budget
-from cnnbook.history import History
 from cnnbook.models import get_model
-from cnnbook.recipe import Recipe, fingerprint
-from cnnbook.reference import (
+from cnnbook.runs.reference import (
     CHAPTER_MODELS,
     SIDE_MODELS,
     RunSpec,
     best_trained,
+    fingerprint,
     load_reference,
     matching_reference,
     reference_curves,
@@ -20,7 +19,9 @@ from cnnbook.reference import (
     select_runs,
     stale_references,
 )
-from cnnbook.reproduce import reproduce
+from cnnbook.runs.reproduce import reproduce
+from cnnbook.training.history import History
+from cnnbook.training.recipe import Recipe
 
 
 def test_stored_references_match_the_code():
@@ -101,7 +102,7 @@ def test_reproduce_writes_history_checkpoint_and_provenance(cifar, tmp_path):
 
 def _fake(results, run_id, budget, epochs):
     """A stored-looking reference run without training one."""
-    from cnnbook.checkpoint import save_checkpoint
+    from cnnbook.training.checkpoint import save_checkpoint
 
     path = results / budget / run_id
     path.mkdir(parents=True)
@@ -163,7 +164,7 @@ def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_p
     reproduce("smoke", ["side-resnet20"], results=tmp_path, progress=False)  # smoke stores one seed
     import dataclasses
 
-    from cnnbook import budgets
+    from cnnbook.runs import budgets
 
     two = dataclasses.replace(budgets.BUDGETS["smoke"], seeds=2)
     with pytest.MonkeyPatch.context() as mp:
@@ -173,7 +174,7 @@ def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_p
         assert sorted(p.name for p in folder.iterdir()) == ["history.json", "provenance.json"]
         assert json.loads((folder / "provenance.json").read_text())["seed"] == 1
         spec = next(s for s in reference_runs(two) if s.run_id == "side-resnet20")
-        from cnnbook.reference import matching_seeds
+        from cnnbook.runs.reference import matching_seeds
 
         assert [r.provenance["seed"] for r in matching_seeds(spec, two, tmp_path)] == [0, 1]
         assert not stale_references(tmp_path)
@@ -185,7 +186,7 @@ def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_p
 def test_an_interrupted_reproduce_leaves_the_stored_run_byte_identical_and_the_next_one_finishes(
     cifar, tmp_path, monkeypatch
 ):
-    from cnnbook import reproduce as reproduce_module
+    from cnnbook.runs import reproduce as reproduce_module
 
     reproduce("smoke", ["side-plain20"], results=tmp_path, progress=False)
     stored = tmp_path / "smoke" / "side-plain20"

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 
-from cnnbook import rundir
-from cnnbook.checkpoint import save_checkpoint
 from cnnbook.cli import main
 from cnnbook.models import get_model
-from cnnbook.rundir import LOCK, RunDirError, claim
+from cnnbook.runs import rundir
+from cnnbook.runs.rundir import LOCK, RunDirError, claim
+from cnnbook.storage import write_json
+from cnnbook.training.checkpoint import save_checkpoint
 
 TRAIN = ["train", "--model", "resnet20", "--budget", "smoke", "--subset", "256", "--no-progress"]
 
@@ -126,14 +127,14 @@ def test_the_lock_of_a_dead_process_is_taken_over_with_a_notice(tmp_path):
 
 def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path, monkeypatch):
     target = tmp_path / "history.json"
-    rundir.write_json(target, {"v": 1})
+    write_json(target, {"v": 1})
 
     def crash(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        rundir.write_json(target, {"v": 2})
+        write_json(target, {"v": 2})
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]

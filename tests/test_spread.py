@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from cnnbook.spread import Spread, difference, rank
+from cnnbook.analysis.spread import Spread, difference, rank
 
 
 def test_spread_has_mean_and_sample_standard_deviation():

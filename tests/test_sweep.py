@@ -3,8 +3,9 @@ import json
 import nbformat
 import pytest
 
+from cnnbook.book.chapter import record_result
+from cnnbook.book.sweep import SweepError, grid_points, run_sweep
 from cnnbook.cli import main, parse_grid
-from cnnbook.sweep import SweepError, grid_points, record_result, run_sweep
 
 
 def test_record_result_writes_json_and_ignores_a_missing_path(tmp_path):
@@ -31,12 +32,12 @@ def toy_notebook(path, record=True, fails_at_depth=None):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('MODEL = "resnet20"\nEPOCHS = None\nSEED = 0\nBUDGET = None\nRESULT_FILE = None')
     params.metadata["tags"] = ["parameters"]
-    body = "import re\nfrom cnnbook import sweep\ndepth = int(re.findall(r'\\d+', MODEL)[0])\n"
+    body = "import re\nfrom cnnbook.book.chapter import record_result\ndepth = int(re.findall(r'\\d+', MODEL)[0])\n"
     if fails_at_depth:
         body += f"if depth == {fails_at_depth}:\n    raise MemoryError('out of memory\\nat depth {fails_at_depth}')\n"
     body += (
-        "sweep.record_result(RESULT_FILE, model=MODEL, budget=BUDGET, test_accuracy=depth / 100,\n"
-        "                    final_train_loss=1 / depth)"
+        "record_result(RESULT_FILE, model=MODEL, budget=BUDGET, test_accuracy=depth / 100,\n"
+        "              final_train_loss=1 / depth)"
         if record
         else "print(depth)"
     )
@@ -110,12 +111,12 @@ def test_an_earlier_sweep_is_kept_unless_overwrite_and_a_failing_run_keeps_the_f
 
 
 def test_an_interrupted_sweep_exits_130_and_frees_its_folder(tmp_path, monkeypatch, capsys):
-    import cnnbook.sweep
+    import cnnbook.book.sweep
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cnnbook.sweep, "run_sweep", interrupted)
+    monkeypatch.setattr(cnnbook.book.sweep, "run_sweep", interrupted)
     nb, out = toy_notebook(tmp_path / "toy.ipynb"), tmp_path / "out"
     assert main(["sweep", str(nb), "-p", "MODEL", "resnet20", "--out", str(out)]) == 130
     assert capsys.readouterr().err == (
@@ -127,7 +128,7 @@ def test_an_interrupted_sweep_exits_130_and_frees_its_folder(tmp_path, monkeypat
 def test_resume_keeps_the_finished_runs_and_runs_only_the_others(tmp_path, monkeypatch, capsys):
     import papermill
 
-    import cnnbook.sweep
+    import cnnbook.book.sweep
 
     nb, out = toy_notebook(tmp_path / "toy.ipynb"), tmp_path / "out"
     args = ["sweep", str(nb), "-p", "MODEL", "plain20", "plain56", "resnet20", "--out", str(out)]
@@ -148,5 +149,5 @@ def test_resume_keeps_the_finished_runs_and_runs_only_the_others(tmp_path, monke
     assert all(r["notebook_minutes"] >= 0 for r in rows)
     assert "run 1/3 (MODEL plain20): finished before, kept" in capsys.readouterr().out
     done = out / "json" / "plain20.json", out / "notebooks" / "toy-plain20.ipynb"
-    assert cnnbook.sweep._finished(*done, "smoke")["test_accuracy"] == 0.2
-    assert cnnbook.sweep._finished(*done, "quick") is None  # a result of another budget is never kept
+    assert cnnbook.book.sweep._finished(*done, "smoke")["test_accuracy"] == 0.2
+    assert cnnbook.book.sweep._finished(*done, "quick") is None  # a result of another budget is never kept

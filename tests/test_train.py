@@ -5,12 +5,12 @@ import pytest
 import torch
 
 import cnnbook
-from cnnbook.checkpoint import load_checkpoint
-from cnnbook.evaluation import evaluate_with_flip, per_class_accuracy
-from cnnbook.history import DETERMINISTIC_KEYS
-from cnnbook.optim import make_scheduler
-from cnnbook.recipe import fingerprint
-from cnnbook.train import TrainingDiverged, fit
+from cnnbook.runs.reference import fingerprint
+from cnnbook.training.checkpoint import load_checkpoint
+from cnnbook.training.evaluation import evaluate_with_flip, per_class_accuracy
+from cnnbook.training.history import DETERMINISTIC_KEYS
+from cnnbook.training.loop import TrainingDiverged, fit
+from cnnbook.training.optim import make_scheduler
 
 RECIPE_FIELDS = {f.name for f in fields(cnnbook.Recipe)}
 
@@ -69,7 +69,7 @@ def test_resume_after_a_mid_epoch_interruption_gives_the_uninterrupted_history(t
 def test_resume_refuses_changed_settings(tiny_split, tmp_path):
     ckpt = tmp_path / "run.pt"
     small_run(tiny_split, epochs=1, checkpoint=ckpt)
-    with pytest.raises(cnnbook.checkpoint.CheckpointError, match="settings differ.*lr"):
+    with pytest.raises(cnnbook.training.checkpoint.CheckpointError, match="settings differ.*lr"):
         small_run(tiny_split, epochs=1, checkpoint=ckpt, resume=True, lr=0.5)
 
 
@@ -78,7 +78,7 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
     model, _ = small_run(tiny_split, epochs=1, checkpoint=ckpt)
     good = load_checkpoint(ckpt)["model_state"]
     with pytest.raises(TrainingDiverged, match=r"NaN/inf at epoch 1/1, step \d+.*Lower the learning rate"):
-        monkeypatch.setattr("cnnbook.train.CHECK_EVERY", 1)
+        monkeypatch.setattr("cnnbook.training.loop.CHECK_EVERY", 1)
         fit(model, tiny_split, None, recipe(lr=1e12), device="cpu", progress=False, checkpoint=ckpt)
     kept = load_checkpoint(ckpt)["model_state"]
     assert all(torch.equal(good[k], kept[k]) for k in good)
@@ -189,7 +189,7 @@ def test_both_precisions_learn_and_record_their_choice(cifar, precision, tmp_pat
     "avx512_bf16, amx, expected", [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")]
 )
 def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf16, amx, expected):
-    from cnnbook.device import resolve_precision
+    from cnnbook.training.device import resolve_precision
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
@@ -199,7 +199,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, avx512_bf
 
 
 def test_bf16_autocast_runs_the_convolutions_in_bf16():
-    from cnnbook.device import autocast
+    from cnnbook.training.device import autocast
 
     conv = torch.nn.Conv2d(3, 4, 3)
     with autocast(torch.device("cpu"), "bf16"):
@@ -209,7 +209,7 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16():
 
 
 def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch):
-    from cnnbook.train import _progress_bar
+    from cnnbook.training.loop import _progress_bar
 
     assert _progress_bar(4, "epoch 1/1", enabled=False) is None
     monkeypatch.setenv("TQDM_DISABLE", "1")

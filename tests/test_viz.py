@@ -5,9 +5,10 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from cnnbook import probe, viz  # noqa: E402
-from cnnbook.history import History  # noqa: E402
+from cnnbook import viz  # noqa: E402
+from cnnbook.analysis import probe
 from cnnbook.models import get_model  # noqa: E402
+from cnnbook.training.history import History  # noqa: E402
 
 
 def fake_history(n=3):
@@ -220,3 +221,8 @@ def test_layer_trace_shares_one_log_scale_and_leaves_an_unknown_step_blank():
     image = fig.axes[0].images[0]
     assert image.norm.vmin == pytest.approx(0.001) and image.norm.vmax == pytest.approx(1.0)
     assert image.get_array().shape == (2, 3) and image.get_array().mask[:, 0].all()  # layers x epochs
+
+
+def test_tables_write_whole_numbers_with_thousands_separators():
+    table = viz.markdown_table([{"model": "resnet20", "params": 269332, "epochs": 14, "ok": True, "acc": 0.8453}])
+    assert table.splitlines()[-1] == "| resnet20 | 269,332 | 14 | True | 0.845 |"

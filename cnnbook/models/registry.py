@@ -29,7 +29,7 @@ class ModelMeta:
     published_in: str | None = None
     exact: bool = False
     # Recipe settings the architecture trains best with, in place of a budget's (e.g. {"optimizer": "adamw",
-    # "lr": 2e-3, "weight_decay": 0.05}); cnnbook.recipe.recipe_for applies them.
+    # "lr": 2e-3, "weight_decay": 0.05}); cnnbook.training.recipe.recipe_for applies them.
     recipe: dict = field(default_factory=dict)
 
     def matches(self, count: int) -> bool:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from ..data import load_cifar10
+from ..training.device import default_device
 from .budgets import get_budget
-from .data import load_cifar10
-from .device import default_device
 from .reference import select_runs
 
 
@@ -88,7 +88,7 @@ def reproduce_in_parallel(
     logs: Path | None = None,
     missing: bool = False,
 ) -> dict[str, float]:
-    """Train the reference runs of ``budget`` (see :func:`cnnbook.reference.select_runs`) as at most
+    """Train the reference runs of ``budget`` (see :func:`cnnbook.runs.reference.select_runs`) as at most
     ``jobs`` processes at a time, logging to ``logs`` (default ``runs/reproduce-<budget>/``)."""
     runs = select_runs(get_budget(budget), only, seeds, missing)
     if not runs:

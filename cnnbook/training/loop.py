@@ -1,4 +1,4 @@
-"""The training loop: :func:`fit` trains a model with a :class:`~cnnbook.recipe.Recipe`, and
+"""The training loop: :func:`fit` trains a model with a :class:`~cnnbook.training.recipe.Recipe`, and
 :func:`train_model` builds a registry model and fits it.
 
 The loop keeps the hot path free of host syncs: losses and accuracies accumulate on the
@@ -19,16 +19,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import CIFAR10, Split
+from ..models import get_model
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import CIFAR10, Split
 from .device import autocast, configure_backends, default_device, resolve_precision
 from .evaluation import check_inputs, evaluate
 from .history import History
-from .models import get_model
 from .optim import make_optimizer, make_scheduler
 from .recipe import Recipe, recipe_for
 
+Scheduler = torch.optim.lr_scheduler.LRScheduler
+
+# Bump when the loop changes what a recipe trains (augmentation, loss, update order): every stored
+# run's fingerprint then stops matching and `make test` lists the references to rerun.
+LOOP_VERSION = 1
 CHECK_EVERY = 20  # steps between checks that the loss is still finite (each one syncs with the device)
 
 
@@ -54,16 +59,21 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    callbacks: Iterable[Callable[[History], None]] = (),
+    callbacks: Iterable[Callable[[History], bool | None]] = (),
+    optimizer_hook: Callable[[torch.optim.Optimizer], None] | None = None,
+    scheduler_factory: Callable[[torch.optim.Optimizer, str, int], Scheduler] = make_scheduler,
 ) -> History:
     """Train ``model`` on ``train`` (a random ``recipe.subset`` of it, if set) as ``recipe`` says,
     validating on ``val`` (or None) after each epoch.
 
     ``transform`` maps uint8 batches to model inputs (default: CIFAR normalisation).
     Each callback gets the history after every epoch; one returning True stops training.
+    Experiments change the loop through hooks, not by replacing this module's functions:
+    ``optimizer_hook`` gets the optimiser once it is built (to register step hooks, e.g. weight
+    averages), ``scheduler_factory`` builds the schedule instead of :func:`make_scheduler`.
     With ``checkpoint``, the state is saved atomically after every epoch; ``resume=True``
     continues from it and ends with the same history as an uninterrupted run (same seed, CPU).
-    Under ``torchrun`` each process trains on its share of every batch (see :mod:`cnnbook.distributed`).
+    Under ``torchrun`` each process trains on its share of every batch (see :mod:`cnnbook.training.distributed`).
     """
     if len(train) == 0:
         raise ValueError("the training split is empty")
@@ -78,8 +88,11 @@ def fit(
     train, val = train.to(device), (val.to(device) if val is not None else None)
     check_inputs(model, transform, training=train, validation=val)
     steps = train.num_batches(recipe.batch_size, drop_last=True)
-    optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe.schedule, recipe.epochs * steps)
+    optimizer = make_optimizer(model.parameters(), recipe.optimizer, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)  # fmt: skip
+    if optimizer_hook is not None:
+        optimizer_hook(optimizer)
+    scheduler = scheduler_factory(optimizer, recipe.schedule, recipe.epochs * steps)
     run_config = {**recipe.as_dict(), "precision": precision, "seed": seed, "train_size": len(train)}
     history, start = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -94,12 +107,15 @@ def fit(
                                 drop_last=True, transform=transform, shard=ctx.shard,
                                 size=size)  # fmt: skip
         desc = f"epoch {epoch + 1}/{recipe.epochs}" + (f" at {size} px" if size else "")
-        sums = _train_epoch(replica, batches, steps, optimizer, scheduler, desc, recipe, progress and ctx.is_main,
-                            checkpoint, precision)  # fmt: skip
-        seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "images": sums["n"],
-                  "images_per_s": sums["n"] / seconds}  # fmt: skip
+        kept = (
+            f"The last good checkpoint, {checkpoint}, is kept (it was written before this epoch)."
+            if checkpoint is not None and Path(checkpoint).exists()
+            else "No checkpoint was written."
+        )
+        sums = train_epoch(replica, batches, optimizer=optimizer, scheduler=scheduler,
+                           label_smoothing=recipe.label_smoothing, precision=precision, steps=steps, desc=desc,
+                           progress=progress and ctx.is_main, kept=kept)  # fmt: skip
+        record = epoch_record(epoch, sums, optimizer, time.perf_counter() - t0)
         if val is not None:
             distributed.sync_buffers(model)
             metrics = evaluate(model, val, transform=transform, precision=precision)
@@ -128,7 +144,7 @@ def train_model(
     **fit_options,
 ) -> tuple[nn.Module, History]:
     """Build registry model ``name`` (seeded) and :func:`fit` it with ``recipe`` (and the settings
-    the architecture prefers, :func:`~cnnbook.recipe.recipe_for`) on ``data``.
+    the architecture prefers, :func:`~cnnbook.training.recipe.recipe_for`) on ``data``.
 
     ``data`` is a :class:`CIFAR10` (train on its training split, validate on its validation
     split unless ``val`` is given) or a training :class:`Split`. ``fit_options`` are the
@@ -145,7 +161,58 @@ def train_model(
     return model, history
 
 
-def _train_epoch(model, batches, steps, optimizer, scheduler, desc, recipe, progress, checkpoint, precision) -> dict:
+def fit_head(
+    head: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    *,
+    epochs: int = 30,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> History:
+    """Train ``head`` (a linear classifier) on cached features ``train_x`` with AdamW at a constant
+    learning rate: the epoch loop of :func:`fit`, fed by a seeded shuffle of the features (nothing to
+    augment or resize); the history has :func:`fit`'s keys."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = make_optimizer(head.parameters(), "adamw", lr=lr, momentum=0.9, weight_decay=weight_decay)
+    history = History()
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        head.train()
+        order = torch.randperm(len(train_y), generator=generator)
+        batches = ((train_x[i], train_y[i]) for i in order.split(batch_size))
+        sums = train_epoch(head, batches, optimizer=optimizer, desc=f"head epoch {epoch + 1}/{epochs}")
+        record = epoch_record(epoch, sums, optimizer, time.perf_counter() - t0)
+        if val_x is not None:
+            with torch.no_grad():
+                head.eval()
+                logits = head(val_x)
+                record.update(val_loss=F.cross_entropy(logits, val_y).item(),
+                              val_acc=(logits.argmax(1) == val_y).float().mean().item())  # fmt: skip
+        history.append(record)
+    return history
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Scheduler | None = None,
+    label_smoothing: float = 0.0,
+    precision: str = "fp32",
+    steps: int | None = None,
+    desc: str = "",
+    progress: bool = False,
+    kept: str = "No checkpoint was written.",
+) -> dict:
+    """One pass over ``batches``, an optimiser (and scheduler) step per batch: mean loss ``loss``,
+    accuracy ``acc`` and images ``n``, summed over every process. Raises :class:`TrainingDiverged`
+    (its message ends with ``kept``, what survives) when the loss stops being finite."""
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -155,11 +222,12 @@ def _train_epoch(model, batches, steps, optimizer, scheduler, desc, recipe, prog
     for step, (x, y) in enumerate(batches):
         with autocast(device, precision):
             logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        scheduler.step()
+        if scheduler is not None:
+            scheduler.step()
         detached = loss.detach()
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), step, first_bad)
         loss_sum += detached * len(y)
@@ -168,10 +236,10 @@ def _train_epoch(model, batches, steps, optimizer, scheduler, desc, recipe, prog
         if bar is not None:
             bar.update()
         if (step + 1) % CHECK_EVERY == 0:
-            _raise_if_diverged(first_bad, desc, optimizer, checkpoint)
+            _raise_if_diverged(first_bad, desc, optimizer, kept)
     if bar is not None:
         bar.close()
-    _raise_if_diverged(first_bad, desc, optimizer, checkpoint)
+    _raise_if_diverged(first_bad, desc, optimizer, kept)
     totals = distributed.all_reduce(
         torch.stack([loss_sum, correct.to(loss_sum.dtype), torch.tensor(float(n), device=device)])
     )
@@ -179,14 +247,16 @@ def _train_epoch(model, batches, steps, optimizer, scheduler, desc, recipe, prog
     return {"loss": loss_total / n_total, "acc": correct_total / n_total, "n": int(n_total)}
 
 
-def _raise_if_diverged(first_bad: torch.Tensor, desc: str, optimizer, checkpoint) -> None:
+def epoch_record(epoch: int, sums: dict, optimizer: torch.optim.Optimizer, seconds: float) -> dict:
+    """One history record (0-based ``epoch``) from :func:`train_epoch`'s sums: the keys every loop writes."""
+    return {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
+            "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "images": sums["n"],
+            "images_per_s": sums["n"] / seconds}  # fmt: skip
+
+
+def _raise_if_diverged(first_bad: torch.Tensor, desc: str, optimizer, kept: str) -> None:
     step = int(distributed.all_reduce(first_bad.clone(), op="max"))
     if step >= 0:
-        kept = (
-            f"The last good checkpoint, {checkpoint}, is kept (it was written before this epoch)."
-            if checkpoint is not None and Path(checkpoint).exists()
-            else "No checkpoint was written."
-        )
         raise TrainingDiverged(
             f"the training loss became NaN/inf at {desc}, step {step + 1} "
             f"(learning rate {optimizer.param_groups[0]['lr']:.3g}). {kept} "
@@ -206,7 +276,7 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
     return History.from_dict(ckpt["history"]), int(ckpt["epoch"])
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):
+def _progress_bar(total: int | None, desc: str, enabled: bool):
     # tqdm's own TQDM_DISABLE does not reach its notebook widget; `make book` sets it for static pages.
     if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true"):
         return None

@@ -15,21 +15,32 @@ Test accuracy is measured on all 4,000 test images of the target classes.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .budgets import FewShot
-from .data import CIFAR10, Split
-from .evaluation import EVAL_BATCH, evaluate
-from .history import History
-from .recipe import Recipe
-from .train import fit, set_seed, train_model
-from .transfer import fit_head, head_inputs
+from ..data import CIFAR10, Split
+from ..training.evaluation import EVAL_BATCH, evaluate
+from ..training.history import History
+from ..training.loop import fit, fit_head, set_seed, train_model
+from ..training.recipe import Recipe
+from .finetune import head_inputs
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4, 5)  # airplane, automobile, bird, cat, deer, dog
 TARGET_CLASSES = (6, 7, 8, 9)  # frog, horse, ship, truck
+
+
+@dataclass(frozen=True)
+class FewShot:
+    """The target task's budget, the same for the three learners."""
+
+    shots: int = 100  # labelled training images per target class
+    epochs: int = 30
+    batch_size: int = 50
+    finetune_lr: float = 0.02
+    scratch_lr: float = 0.1
+    head_lr: float = 0.01
 
 
 def classes_of(split: Split, classes: tuple[int, ...]) -> Split:

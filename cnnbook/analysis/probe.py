@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models.base import evaluation_mode
+from ..models.base import evaluation_mode
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Where and in which number format we compute: the device, bf16 or fp32, the backend switches, the budget.
+"""Where and in which number format we compute: the device, bf16 or fp32, the backend switches.
 
 Every decision here depends on the platform a reader runs the book on (a laptop CPU, an Apple GPU,
 Colab's T4, a data-centre GPU); the tests simulate each one.
@@ -13,8 +13,6 @@ import torch
 PRECISIONS = ("auto", "bf16", "fp32")
 # Ampere (8.0) and newer have bf16 tensor cores; older GPUs (T4 7.5, V100 7.0) only emulate bf16.
 NATIVE_BF16_CAPABILITY = (8, 0)
-# GPUs from this compute capability on train the full budget in minutes per model; older ones in hours.
-FULL_BUDGET_CAPABILITY = (8, 0)
 
 
 def default_device() -> torch.device:
@@ -72,21 +70,6 @@ def configure_backends(device: torch.device | str, precision: str) -> None:
     tf32 = precision != "fp32"
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
-
-
-def default_budget_for(device: torch.device | str) -> tuple[str, str]:
-    """The budget a run on ``device`` defaults to, and why in one line: ``full`` only on a GPU of
-    compute capability 8.0+, ``quick`` on older GPUs, Apple GPUs and CPUs, where ``full`` takes hours."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        capability = torch.cuda.get_device_capability(device)
-        version = ".".join(map(str, capability))
-        if capability >= FULL_BUDGET_CAPABILITY:
-            return "full", f"full: a CUDA GPU of compute capability {version} (8.0+) trains it in minutes per model"
-        return "quick", f"quick: a CUDA GPU of compute capability {version} (below 8.0) would train full for hours"
-    if device.type == "mps":
-        return "quick", "quick: an Apple GPU (MPS) would train full for hours"
-    return "quick", f"quick: a {device.type.upper()} would train full for hours"
 
 
 def synchronize(device: torch.device | str) -> None:

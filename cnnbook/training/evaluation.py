@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import Split, normalize
+from ..models.base import evaluation_mode
 from . import distributed
-from .data import Split, normalize
 from .device import autocast, resolve_precision
-from .models.base import evaluation_mode
 
 # Evaluation batch: on 2-core CPUs batches of 100 classify 1.3x (AMD EPYC with AVX-512, benchmarks/ablations.py)
 # to 1.8-2x (EPYC without AVX-512) as fast as batches of 1,000, whose activations no longer fit the caches.

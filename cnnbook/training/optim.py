@@ -1,15 +1,14 @@
-"""Optimisers and learning-rate schedules by name: what a recipe's ``optimizer`` and ``schedule`` choose."""
+"""Optimisers and learning-rate schedules by name: what a recipe's ``optimizer`` and ``schedule`` choose.
+
+Plain values in (names and numbers), so :mod:`cnnbook.training.recipe` can check its names against
+these tables without this module knowing what a recipe is."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 import torch
-from torch import nn
-
-if TYPE_CHECKING:
-    from .recipe import Recipe
 
 SCHEDULES = ("onecycle", "cosine", "constant")
 
@@ -33,11 +32,13 @@ OPTIMIZERS = {
 }
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    """The optimiser ``recipe.optimizer`` names, over every parameter of ``model``, at ``recipe.lr``,
-    with the recipe's momentum and weight decay (a :class:`~cnnbook.recipe.Recipe` checks the name)."""
-    build = OPTIMIZERS[recipe.optimizer]
-    return build(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
+def make_optimizer(
+    parameters: Iterable[torch.nn.Parameter], name: str, *, lr: float, momentum: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The optimiser ``name`` (a key of :data:`OPTIMIZERS`) over ``parameters``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](parameters, lr, momentum, weight_decay)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int):

@@ -1,4 +1,4 @@
-"""A training run's per-epoch records: what :func:`cnnbook.train.fit` returns and the plots read."""
+"""A training run's per-epoch records: what :func:`cnnbook.training.loop.fit` returns and the plots read."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 * ``inception_v3`` is loaded with its auxiliary head (the weights require it) and the head
   is dropped afterwards; passing ``aux_logits=False`` together with weights raises.
 * A frozen backbone is run once over the data (:func:`extract_features`); only the new
-  head trains, on the cached features (:func:`fit_head`).
+  head trains, on the cached features (:func:`~cnnbook.training.loop.fit_head`).
 * :func:`fine_tune` trains the whole network with its new head; offline it says so and runs
   the same code from random initialisation (``FineTuned.pretrained`` is then False).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import socket
-import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
@@ -22,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Split
-from .evaluation import evaluate
-from .history import History
-from .models.base import evaluation_mode
-from .recipe import Recipe
-from .train import fit
+from ..data import Split
+from ..models.base import evaluation_mode
+from ..training.evaluation import evaluate
+from ..training.history import History
+from ..training.loop import fit
+from ..training.recipe import Recipe
 
 # name -> (torchvision weights enum, attribute of the classification head)
 MODELS = {
@@ -151,58 +150,6 @@ def extract_features(model: nn.Module, split: Split, transform: ImageNetInput, b
     """Run the backbone (everything but the head) once over ``split``: ``(N, D)`` features."""
     head = MODELS[model.registry_name.removeprefix("torchvision.")][1]
     return head_inputs(model, head, split, batch_size, transform)
-
-
-def fit_head(
-    head: nn.Linear,
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    val_x: torch.Tensor | None = None,
-    val_y: torch.Tensor | None = None,
-    *,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
-) -> History:
-    """Train a linear head on cached features with Adam; history has the same keys as ``fit``."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    history = History()
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        head.train()
-        order = torch.randperm(len(train_y), generator=gen)
-        loss_sum, correct = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            logits = head(train_x[idx])
-            loss = F.cross_entropy(logits, train_y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == train_y[idx]).sum().item()
-        seconds = time.perf_counter() - t0
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / len(order),
-            "train_acc": correct / len(order),
-            "lr": lr,
-            "seconds": seconds,
-            "images_per_s": len(order) / seconds,
-        }
-        if val_x is not None:
-            with torch.no_grad():
-                head.eval()
-                logits = head(val_x)
-                record.update(
-                    val_loss=F.cross_entropy(logits, val_y).item(),
-                    val_acc=(logits.argmax(1) == val_y).float().mean().item(),
-                )
-        history.append(record)
-    return history
 
 
 @dataclass

@@ -6,30 +6,31 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import class_transfer, sweep
-from .budgets import Budget, get_budget
-from .data import CIFAR10, Split, load_cifar10
-from .device import default_device, resolve_precision
-from .evaluation import evaluate, evaluate_with_flip
-from .history import History
-from .models import count_parameters, list_models, model_meta
-from .recipe import Recipe
-from .reference import (
+from ..data import CIFAR10, Split, load_cifar10
+from ..experiments import class_transfer
+from ..models import count_parameters, list_models, model_meta
+from ..runs import yours
+from ..runs.budgets import Budget, get_budget
+from ..runs.record import RunRecord
+from ..runs.reference import (
     SIDE_PRECISION,
     TRANSFER_MODEL,
-    Reference,
     RunSpec,
     best_trained,
     matching_reference,
     reference_runs,
-    train_run,
     with_other_seeds,
 )
-from .train import train_model
+from ..storage import write_json
+from ..training.device import default_device, resolve_precision
+from ..training.evaluation import evaluate, evaluate_with_flip
+from ..training.history import History
+from ..training.recipe import Recipe
 from .viz import LivePlot
 
 
@@ -37,43 +38,49 @@ from .viz import LivePlot
 class ChapterRun:
     """A trained model as a chapter shows it: from a stored reference run or trained on the page."""
 
+    spec: RunSpec  # which run: model, recipe, seed
+    budget: str
     model: nn.Module
     history: History
     minutes: float
-    source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "this run (smoke, cpu, 0.4 min)"
-    reference: Reference | None = None
+    source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "your run (smoke, cpu, 0.4 min)"
+    reference: RunRecord | None = None
     seeds: list[History] = field(default_factory=list)  # every seed's history (stored, or this run's)
+    folder: Path | None = None  # where your run is kept (cnnbook.runs.yours); None for a stored reference
 
     def __post_init__(self) -> None:
         self.seeds = self.seeds or [self.history]
 
-    def for_figures(self, name: str, budget: str) -> tuple[nn.Module, str]:
-        """The model the chapter's figures show, with its label: this run's, unless it trained live
-        and a stored reference of ``name`` trained longer (then that one, and the label says so)."""
-        if self.reference is not None:
+    @property
+    def name(self) -> str:
+        """The registry name of the run's model, e.g. ``"resnet20"``."""
+        return self.spec.model
+
+    def for_figures(self, reference: bool = False) -> tuple[nn.Module, str]:
+        """The model the chapter's figures show, with its label: the run shown above (yours, if you
+        trained it), or with ``reference=True`` a stored reference of the same run that trained longer."""
+        if self.reference is not None or not reference:
             return self.model, self.source
-        model, label = best_trained(self.model, self.history, name, budget)
+        model, label = best_trained(self.model, self.history, self.spec.run_id, self.budget)
         return model, (self.source if model is self.model else label)
 
-    def evaluate_and_record(
-        self, name: str, cfg: Budget, data: CIFAR10, result_file: str | None = None, predictions: bool = False
-    ) -> dict:
-        """Evaluate the chapter's model ``name`` on the test set, single view and with its mirror image
-        (:func:`~cnnbook.evaluation.evaluate_with_flip`, with ``predictions``), say in two lines which
-        run it is and how it did, and write the result to ``result_file`` (a notebook's ``RESULT_FILE``,
-        set by ``make sweep``)."""
+    def evaluate_and_record(self, data: CIFAR10, result_file: str | None = None, predictions: bool = False) -> dict:
+        """Evaluate the model on the test set, single view and with its mirror image
+        (:func:`~cnnbook.training.evaluation.evaluate_with_flip`, with ``predictions``), say in two lines
+        which run it is and how it did, and write the result to ``result_file`` (a notebook's
+        ``RESULT_FILE``, set by ``make sweep``)."""
         test = evaluate_with_flip(self.model, data.test, predictions=predictions)
         parameters = count_parameters(self.model)
-        print(f"{name}: {parameters:,} parameters, {len(self.history)} epochs on "
+        print(f"{self.name}: {parameters:,} parameters, {len(self.history)} epochs on "
               f"{len(data.train):,} images: {self.source}")  # fmt: skip
         print(
             f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}, "
             f"{test['flip_accuracy']:.1%} averaged with each image's mirror image"
         )
-        sweep.record_result(
+        record_result(
             result_file,
-            model=name,
-            budget=cfg.name,
+            model=self.name,
+            budget=self.budget,
             epochs=len(self.history),
             train_images=len(data.train),
             parameters=parameters,
@@ -82,6 +89,8 @@ class ChapterRun:
             test_accuracy=round(test["accuracy"], 4),
             flip_test_accuracy=round(test["flip_accuracy"], 4),
         )
+        if self.folder is not None:
+            yours.record_test(self.folder, test)
         return test
 
     def test_accuracy(self, test: Split) -> float:
@@ -92,7 +101,14 @@ class ChapterRun:
         return evaluate(self.model, test)["accuracy"]
 
 
-def step(message: str) -> None:
+def record_result(path: str | None, **values) -> None:
+    """Write ``values`` as JSON to ``path`` (a notebook's ``RESULT_FILE``, which ``sweep`` gathers);
+    nothing when ``path`` is None."""
+    if path is not None:
+        write_json(path, values)
+
+
+def build_log(message: str) -> None:
     """Tell the terminal of a book build what runs now: ``make book`` sets ``CNNBOOK_BUILD_LOG`` to a
     file it shows as it grows (the kernel's own output would land on the page)."""
     if path := os.environ.get("CNNBOOK_BUILD_LOG"):
@@ -111,7 +127,7 @@ def start_chapter(
     check_overrides(overrides)
     cfg = get_budget(budget, **overrides)
     device = default_device()
-    step(f"budget {cfg.name!r}: loading CIFAR-10")
+    build_log(f"budget {cfg.name!r}: loading CIFAR-10")
     recipe = cfg.chapter
     data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset, seed=seed)
     check_batch(recipe, len(data.train))
@@ -168,27 +184,39 @@ def check_batch(recipe: Recipe, images: int) -> None:
 def train_chapter_model(
     name: str, cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> ChapterRun:
-    """The chapter's model: the stored reference run of exactly this model, recipe and seed if there
-    is one (and ``train`` is False), else trained here with its curves drawn live beside the reference."""
-    spec = RunSpec(name, "chapter", cfg.chapter)
-    reference, why = matching_reference(spec, cfg.name, seed)
+    """The chapter's model, unless ``train``: your own run of exactly this model, recipe and seed if you
+    trained one, else the stored reference run. Otherwise trained here (resuming an interrupted run)
+    with its curves drawn live beside the reference, and kept as your run."""
+    spec = RunSpec(name, "chapter", cfg.chapter, seed=seed)
+    reference, why = matching_reference(spec, cfg.name)
+    others = {reference.label: reference.history} if reference is not None else {}
+    kept = None if train else yours.find(spec, cfg.name)
+    if kept is not None:
+        run = _from_yours(spec, kept, device)
+        print(f"Showing {run.source}. Set TRAIN = True to train it again.")
+        build_log(f"{name}: showing your run")
+        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch")(kept.history)
+        return run
     if reference is not None and not train:
         print(f"Showing the stored reference run: {why}. Set TRAIN = True to train it here instead.")
-        step(f"{name}: showing the stored reference run")
+        build_log(f"{name}: showing the stored reference run")
         LivePlot(reference.label, title=f"{name}: the stored reference run, epoch by epoch")(reference.history)
-        return _from_reference(reference, device)
-    print(f"Training {name} here ({'TRAIN = True' if train else why}).")
+        return _from_reference(spec, reference, device)
+    done = yours.unfinished_epochs(spec, cfg.name)
+    resuming = f"; resuming your interrupted run after epoch {done}" if done else ""
+    print(f"Training {name} here ({'TRAIN = True' if train else why}{resuming}).")
     live = LivePlot(
-        f"this run ({cfg.name})",
-        {reference.label: reference.history} if reference is not None else {},
-        title=f"{name}: this run (updated every epoch)" + (" and the reference run" if reference else ""),
+        f"your run ({cfg.name})",
+        others,
+        title=f"{name}: your run (updated every epoch)" + (" and the reference run" if reference else ""),
     )
     started = time.perf_counter()
-    model, history = train_model(
-        name, cfg.chapter, data, seed=seed, device=device, callbacks=[live, _epoch_step(name, cfg.chapter.epochs)]
+    model, history, folder = yours.train(
+        spec, cfg.name, data, device=device, callbacks=[live, _epoch_log(name, cfg.chapter.epochs)]
     )
     minutes = (time.perf_counter() - started) / 60
-    return ChapterRun(model, history, minutes, f"this run ({cfg.name}, {device}, {minutes:.1f} min)")
+    source = f"your run ({cfg.name}, {device}, {minutes:.1f} min)"
+    return ChapterRun(spec, cfg.name, model, history, minutes, source, folder=folder)
 
 
 def side_runs(
@@ -197,22 +225,28 @@ def side_runs(
     """The side experiment's runs (the side recipe, fp32) of ``models``: stored ones where they match, the
     others trained here. Says in one line which."""
     recipe = cfg.side.with_(precision=SIDE_PRECISION)
-    runs, stored, why_not = {}, [], ""
+    runs, stored, kept, why_not = {}, [], [], ""
     for name in models:
         spec = RunSpec(name, "side", recipe, seed=seed)
         reference, why = matching_reference(spec, cfg.name)
         if reference is not None and not train:
-            runs[name] = _from_reference(reference, device)
+            runs[name] = _from_reference(spec, reference, device)
             runs[name].seeds = [r.history for r in with_other_seeds(reference, spec, cfg)]
             stored.append(reference)
             continue
+        record = None if train else yours.find(spec, cfg.name)
+        if record is not None:
+            runs[name] = _from_yours(spec, record, device)
+            kept.append(name)
+            continue
         why_not = why_not or ("TRAIN = True" if train else why)
-        step(f"{name}: training the side run ({recipe.epochs} epochs)")
+        build_log(f"{name}: training the side run ({recipe.epochs} epochs)")
         print(f"training the side run of {name} ({recipe.epochs} epochs)", flush=True)
         started = time.perf_counter()
-        model, history = train_run(spec, data, device=device, progress=False)
+        model, history, folder = yours.train(spec, cfg.name, data, device=device, progress=False)
         minutes = (time.perf_counter() - started) / 60
-        runs[name] = ChapterRun(model, history, minutes, f"this run ({cfg.name}, {device}, {minutes:.1f} min)")
+        source = f"your run ({cfg.name}, {device}, {minutes:.1f} min)"
+        runs[name] = ChapterRun(spec, cfg.name, model, history, minutes, source, folder=folder)
     if stored:
         p = stored[0].provenance
         seeds = min(len(runs[r.provenance["run"]["model"]].seeds) for r in stored)
@@ -221,15 +255,18 @@ def side_runs(
             f"({len(stored[0].history)} epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, "
             f"{p['precision']}, commit {(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
         )
-    if len(stored) < len(models):
-        print(f"Trained here: {', '.join(m for m in models if runs[m].reference is None)} ({why_not}).")
+    if kept:
+        print(f"Showing your runs of {', '.join(kept)}; set TRAIN = True to train them again.")
+    trained = [m for m in models if runs[m].reference is None and m not in kept]
+    if trained:
+        print(f"Trained here and kept as your runs: {', '.join(trained)} ({why_not}).")
     return runs
 
 
 def class_transfer_experiment(
     cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> tuple[list[dict], str]:
-    """The rows of :func:`cnnbook.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
+    """The rows of :func:`cnnbook.experiments.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
     which run they come from: the stored transfer run, or one made here. Each row also holds
     ``seeds`` (the learner's test accuracy at every stored seed, or this run's alone) and
     ``test images`` (the target classes' test images it was measured on)."""
@@ -237,7 +274,7 @@ def class_transfer_experiment(
     reference, why = matching_reference(spec, cfg.name, seed)
     test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
     if reference is not None and not train:
-        step("class transfer: showing the stored run")
+        build_log("class transfer: showing the stored run")
         runs = with_other_seeds(reference, spec, cfg)
         rows = [
             {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
@@ -245,7 +282,7 @@ def class_transfer_experiment(
         ]
         seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
         return rows, f"stored run ({seeds}): {why}; set TRAIN = True to run it here"
-    step(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
+    build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
     print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)", flush=True)
     started = time.perf_counter()
     model, _ = class_transfer.pretrain(TRANSFER_MODEL, spec.recipe, data, seed=seed, device=device, progress=False)
@@ -257,15 +294,23 @@ def class_transfer_experiment(
     return rows, f"this run ({cfg.name}, {device}, {minutes:.1f} min; {'TRAIN = True' if train else why})"
 
 
-def _from_reference(reference: Reference, device: torch.device) -> ChapterRun:
+def _from_reference(spec: RunSpec, reference: RunRecord, device: torch.device) -> ChapterRun:
     p = reference.provenance
     source = f"reference run ({p['budget']}, {p['device_name']}, {p['precision']}, {p['wall_minutes']:.1f} min)"
-    return ChapterRun(reference.model(device), reference.history, p["wall_minutes"], source, reference)
+    model = reference.model(device)
+    return ChapterRun(spec, p["budget"], model, reference.history, p["wall_minutes"], source, reference)
 
 
-def _epoch_step(name: str, epochs: int):
+def _from_yours(spec: RunSpec, record: RunRecord, device: torch.device) -> ChapterRun:
+    p = record.provenance
+    source = f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} min)"
+    model = record.model(device)
+    return ChapterRun(spec, p["budget"], model, record.history, p["wall_minutes"], source, folder=record.path)
+
+
+def _epoch_log(name: str, epochs: int):
     def callback(history: History) -> bool:
-        step(f"{name}: epoch {len(history)}/{epochs} done")
+        build_log(f"{name}: epoch {len(history)}/{epochs} done")
         return False
 
     return callback

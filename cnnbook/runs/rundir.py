@@ -3,8 +3,7 @@
 :func:`claim` makes ``--out`` a run's own folder for as long as the run writes: it refuses a path
 that cannot be a folder, a folder holding another run (unless the run resumes it or was told to
 overwrite it), and a folder another live process is writing (a lock file holding its pid).
-:func:`write_json` and :func:`write_bytes` replace a file atomically, so a reader, a crash or
-an interrupt sees the old file or the new one, never half of one. A training run writes its
+Files in it are replaced atomically (:mod:`cnnbook.storage`). A training run writes its
 ``checkpoint.pt`` after every epoch and its ``history.json`` last, so a folder with a
 ``history.json`` holds a finished run whose checkpoint is its final state.
 """
@@ -15,7 +14,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -134,7 +132,7 @@ def describe(out: Path) -> str:
         except (ValueError, KeyError, TypeError):
             return "a finished run (its history.json is unreadable)"
     if checkpoint.exists():
-        from .checkpoint import CheckpointError, load_checkpoint
+        from ..training.checkpoint import CheckpointError, load_checkpoint
 
         try:
             ckpt = load_checkpoint(checkpoint)
@@ -147,27 +145,6 @@ def describe(out: Path) -> str:
         except ValueError:
             return "a sweep (its results.json is unreadable)"
     return "earlier results"
-
-
-def write_json(path: str | Path, obj) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_bytes(path, json.dumps(obj, indent=1).encode())
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _require_resumable(out: Path, option: str) -> None:

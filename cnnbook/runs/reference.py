@@ -1,6 +1,6 @@
 """Reference runs: which runs the book stores, and reading them back for the chapters.
 
-``python -m cnnbook reproduce`` (:mod:`cnnbook.reproduce`) trains the runs of
+``python -m cnnbook reproduce`` (:mod:`cnnbook.runs.reproduce`) trains the runs of
 :func:`reference_runs` into ``results/<budget>/<run>/``: ``history.json``, ``checkpoint.pt``
 and ``provenance.json``, which records the recipe and its fingerprint. A chapter shows a
 stored run only when its fingerprint is the one the current code computes for the same run
@@ -10,18 +10,22 @@ The results travel inside the package, so an installed ``cnnbook`` (Colab) has t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from ..models import get_model, list_models
+from ..training.history import History
+from ..training.loop import LOOP_VERSION
+from ..training.recipe import Recipe, recipe_for
 from .budgets import BUDGETS, Budget, get_budget
-from .history import History
-from .models import get_model, list_models
-from .recipe import Recipe, fingerprint, recipe_for
+from .record import RunRecord, read_record
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
 # Side experiments: Chapter 1's degradation study (He et al., Fig. 6), plain, residual and pre-activation
 # networks of 20 and 56 layers.
@@ -47,7 +51,7 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """The run's name, the same for every seed: ``resnet20``, ``side-plain56``."""
-        return self.model if self.kind == "chapter" else f"{self.kind}-{self.model}"
+        return run_id(self.model, self.kind)
 
     @property
     def folder(self) -> str:
@@ -66,6 +70,15 @@ class RunSpec:
         return fingerprint(self.model, self.recipe, seed, num_classes=num_classes, **rest)
 
 
+def run_id(model: str, kind: str = "chapter") -> str:
+    """The name of a reference run, the same for every seed: the model's for a chapter run
+    (``resnet20``), ``<kind>-<model>`` for the others (``side-plain56``)."""
+    return model if kind == "chapter" else f"{kind}-{model}"
+
+
+SIDE_RUNS = tuple(run_id(m, "side") for m in SIDE_MODELS)
+
+
 def run_folder(run_id: str, seed: int = 0) -> str:
     """The folder of seed ``seed`` of run ``run_id`` in ``results/<budget>/``."""
     return run_id if seed == 0 else f"{run_id}.seed{seed}"
@@ -73,9 +86,9 @@ def run_folder(run_id: str, seed: int = 0) -> str:
 
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
-    and the class-transfer experiment (:mod:`cnnbook.class_transfer`), each at seeds 0 to
+    and the class-transfer experiment (:mod:`cnnbook.experiments.class_transfer`), each at seeds 0 to
     ``cfg.seeds - 1`` (all of seed 0 first)."""
-    from .class_transfer import SOURCE_CLASSES, settings_dict
+    from ..experiments.class_transfer import SOURCE_CLASSES, settings_dict
 
     models = list_models()
     runs = [RunSpec(m, "chapter", cfg.chapter) for m in CHAPTER_MODELS if m in models]
@@ -118,10 +131,10 @@ TRACE_IMAGES = 256  # the fixed training batch on which a side run's layers are 
 def train_run(spec: RunSpec, data, **fit_options) -> tuple[torch.nn.Module, History]:
     """Train the run ``spec`` on ``data`` (a :class:`~cnnbook.data.CIFAR10`) with its seed, as
     ``reproduce`` and the chapters do. A side run also traces its layers every epoch
-    (:class:`~cnnbook.probe.LayerTrace`), which the gradient-flow figures read."""
-    from .data import normalize
-    from .probe import LayerTrace
-    from .train import fit, set_seed
+    (:class:`~cnnbook.analysis.probe.LayerTrace`), which the gradient-flow figures read."""
+    from ..analysis.probe import LayerTrace
+    from ..data import normalize
+    from ..training.loop import fit, set_seed
 
     set_seed(spec.seed)
     model = get_model(spec.model)
@@ -137,56 +150,34 @@ def train_run(spec: RunSpec, data, **fit_options) -> tuple[torch.nn.Module, Hist
     return model, history
 
 
-@dataclass
-class Reference:
-    """A stored reference run."""
-
-    history: History
-    test: dict
-    provenance: dict
-    path: Path
-    extra: dict = field(default_factory=dict)  # other results stored with the run (history.json)
-
-    @property
-    def label(self) -> str:
-        p = self.provenance
-        return f"reference ({p['budget']}, {p['device_name']}, {p['wall_minutes']:.1f} min)"
-
-    @property
-    def summary(self) -> str:
-        """One line: which run this is, where and when it ran."""
-        p = self.provenance
-        commit = (p.get("git_commit") or "unknown commit")[:7]
-        return (
-            f"{p['run']['model']} at budget {p['budget']!r}: {len(self.history)} epochs, trained on "
-            f"{p['device_name']} ({p['device']}, {p['precision']}) in {p['wall_minutes']:.1f} min at commit {commit}"
-        )
-
-    def model(self, device: torch.device | str = "cpu"):
-        """The reference run's trained model (eval mode)."""
-        from .checkpoint import load_checkpoint
-
-        num_classes = self.provenance["run"].get("extra", {}).get("num_classes", 10)
-        model = get_model(self.provenance["run"]["model"], num_classes=num_classes)
-        load_checkpoint(self.path / "checkpoint.pt", model)
-        return model.to(device).eval()
+def architecture_signature(model: nn.Module) -> str:
+    """A short hash of a model's parameter and buffer names and shapes: changes when the architecture does."""
+    shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
+    return hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
 
 
-def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> Reference | None:
+def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **extra) -> str:
+    """What decides a run's result, hashed: the model and its architecture, the recipe, the seed,
+    the training loop's version and any ``extra`` settings (JSON-serialisable)."""
+    record = {
+        "model": model,
+        "architecture": architecture_signature(get_model(model, num_classes=num_classes)),
+        "recipe": recipe_for(model, recipe).as_dict(),
+        "seed": seed,
+        "loop_version": LOOP_VERSION,
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> RunRecord | None:
     """The stored reference run in folder ``run_id`` (a :attr:`RunSpec.folder`) at ``budget``, or None."""
-    path = results / budget / run_id
-    if not (path / "history.json").exists():
-        return None
-    record = json.loads((path / "history.json").read_text())
-    extra = {k: v for k, v in record.items() if k not in ("model", "test", "records")}
-    return Reference(
-        History(record["records"]), record["test"], json.loads((path / "provenance.json").read_text()), path, extra
-    )
+    return read_record(results / budget / run_id)
 
 
 def matching_reference(
     spec: RunSpec, budget: str, seed: int | None = None, results: Path = RESULTS
-) -> tuple[Reference | None, str]:
+) -> tuple[RunRecord | None, str]:
     """The stored run of ``spec`` at ``budget`` if it was trained with exactly this spec and seed
     (``seed`` overrides the spec's); else None and one line saying why."""
     if seed is not None:
@@ -202,18 +193,18 @@ def matching_reference(
     return ref, ref.summary
 
 
-def matching_seeds(spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[Reference]:
+def matching_seeds(spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[RunRecord]:
     """Every stored seed of ``spec``'s run at budget ``cfg`` that matches the code, seed 0 first."""
     found = (matching_reference(spec, cfg.name, seed, results)[0] for seed in range(cfg.seeds))
     return [ref for ref in found if ref is not None]
 
 
-def with_other_seeds(reference: Reference, spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[Reference]:
+def with_other_seeds(reference: RunRecord, spec: RunSpec, cfg: Budget, results: Path = RESULTS) -> list[RunRecord]:
     """``reference`` (the seed a page shows) followed by every other matching stored seed of its run."""
     return [reference] + [r for r in matching_seeds(spec, cfg, results) if r.path != reference.path]
 
 
-def stored_seeds(run_id: str, budget: str, results: Path = RESULTS) -> list[Reference]:
+def stored_seeds(run_id: str, budget: str, results: Path = RESULTS) -> list[RunRecord]:
     """The stored runs of ``run_id`` (``resnet20``, ``side-plain56``) at ``budget`` that match the code,
     one per seed, seed 0 first: what a page averages over."""
     cfg = get_budget(budget)
@@ -286,7 +277,7 @@ def reference_table(
     return rows
 
 
-def longest_reference(run_id: str, results: Path = RESULTS) -> Reference | None:
+def longest_reference(run_id: str, results: Path = RESULTS) -> RunRecord | None:
     """The stored reference of ``run_id`` trained longest (``full`` over ``quick``), or None."""
     found = [r for b in ("full", "quick", "smoke") if (r := load_reference(run_id, b, results)) is not None]
     return max(found, key=lambda r: len(r.history), default=None)

@@ -1,26 +1,17 @@
 """Training recipes: everything that decides a training run, as one value.
 
-A :class:`Recipe` is what :func:`cnnbook.train.fit` needs besides the model and the data.
-Budgets are made of recipes (:mod:`cnnbook.budgets`); reference runs store the recipe they
-trained with and its :func:`fingerprint`, so a reference whose recipe no longer matches the
-code is never shown as if it did.
+A :class:`Recipe` is what :func:`cnnbook.training.loop.fit` needs besides the model and the data.
+Budgets are made of recipes (:mod:`cnnbook.runs.budgets`); a stored run records the recipe it
+trained with (:mod:`cnnbook.runs.reference`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from torch import nn
-
-from .models import get_model, model_meta
+from ..models import model_meta
 from .optim import OPTIMIZERS, SCHEDULES
-
-# Bump when the training loop changes what a recipe trains (augmentation, loss, update order):
-# every stored fingerprint then stops matching and `make test` lists the references to rerun.
-LOOP_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +23,7 @@ class Recipe:
     subset: int | None = None
     batch_size: int = 256
     lr: float = 0.4  # peak learning rate of the schedule
-    optimizer: str = "sgd"  # a name in cnnbook.optim.OPTIMIZERS: "sgd" (Nesterov), "sgd-classic", "adamw"
+    optimizer: str = "sgd"  # a name in cnnbook.training.optim.OPTIMIZERS: "sgd" (Nesterov), "sgd-classic", "adamw"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
@@ -92,23 +83,3 @@ def recipe_for(model: str, recipe: Recipe) -> Recipe:
     """``recipe`` with the settings registry model ``model`` prefers (``ModelMeta.recipe``, such as
     its own optimiser) in place of the budget's; unchanged for an architecture that names none."""
     return recipe.with_(**model_meta(model).recipe)
-
-
-def architecture_signature(model: nn.Module) -> str:
-    """A short hash of a model's parameter and buffer names and shapes: changes when the architecture does."""
-    shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
-    return hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
-
-
-def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **extra) -> str:
-    """What decides a run's result, hashed: the model and its architecture, the recipe, the seed,
-    the training loop's version and any ``extra`` settings (JSON-serialisable)."""
-    record = {
-        "model": model,
-        "architecture": architecture_signature(get_model(model, num_classes=num_classes)),
-        "recipe": recipe_for(model, recipe).as_dict(),
-        "seed": seed,
-        "loop_version": LOOP_VERSION,
-        **extra,
-    }
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .device import synchronize
-from .models.base import evaluation_mode
+from ..models.base import evaluation_mode
+from ..training.device import synchronize
 
 
 def multiply_adds(module: nn.Module, input_shape: tuple[int, ...]) -> int:

@@ -4,7 +4,7 @@
 on a CPU (a chapter model trains in 12-34 min on 2 cores), ``full`` the default on a GPU (40
 epochs; the papers train 164 to 300).
 ``CNNBOOK_BUDGET`` picks one; a notebook's parameters override single values of the chapter
-recipe. A budget is made of :class:`~cnnbook.recipe.Recipe` values, one per scale.
+recipe. A budget is made of :class:`~cnnbook.training.recipe.Recipe` values, one per scale.
 """
 
 from __future__ import annotations
@@ -12,20 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields, replace
 
-from .device import default_budget_for, default_device
-from .recipe import Recipe
+import torch
 
-
-@dataclass(frozen=True)
-class FewShot:
-    """The target task's budget, the same for the three learners."""
-
-    shots: int = 100  # labelled training images per target class
-    epochs: int = 30
-    batch_size: int = 50
-    finetune_lr: float = 0.02
-    scratch_lr: float = 0.1
-    head_lr: float = 0.01
+from ..experiments.class_transfer import FewShot
+from ..training.device import default_device
+from ..training.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -35,9 +26,9 @@ class Budget:
     name: str
     chapter: Recipe  # each chapter's model
     side: Recipe  # short side experiments: degradation, block and architecture comparisons
-    pretrain: Recipe  # the class-transfer experiment's pretraining (cnnbook.class_transfer)
-    few_shot: FewShot  # and its few-shot stage
-    transfer: Recipe  # fine-tuning torchvision's ImageNet models (cnnbook.transfer.fine_tune)
+    pretrain: Recipe  # the class-transfer experiment's pretraining (cnnbook.experiments.class_transfer)
+    few_shot: FewShot  # and its few-shot stage (cnnbook.experiments.class_transfer)
+    transfer: Recipe  # fine-tuning torchvision's ImageNet models (cnnbook.experiments.finetune.fine_tune)
     val_subset: int | None  # validation images checked after every epoch (None: all 5,000)
     test_subset: int | None  # test images for the final evaluation (None: all 10,000)
     transfer_subset: int  # images for fine-tuning torchvision's ImageNet models
@@ -107,8 +98,27 @@ BUDGETS = {
 }
 
 
+# GPUs from this compute capability on train the full budget in minutes per model; older ones in hours.
+FULL_BUDGET_CAPABILITY = (8, 0)
+
+
+def default_budget_for(device: torch.device | str) -> tuple[str, str]:
+    """The budget a run on ``device`` defaults to, and why in one line: ``full`` only on a GPU of
+    compute capability 8.0+, ``quick`` on older GPUs, Apple GPUs and CPUs, where ``full`` takes hours."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        capability = torch.cuda.get_device_capability(device)
+        version = ".".join(map(str, capability))
+        if capability >= FULL_BUDGET_CAPABILITY:
+            return "full", f"full: a CUDA GPU of compute capability {version} (8.0+) trains it in minutes per model"
+        return "quick", f"quick: a CUDA GPU of compute capability {version} (below 8.0) would train full for hours"
+    if device.type == "mps":
+        return "quick", "quick: an Apple GPU (MPS) would train full for hours"
+    return "quick", f"quick: a {device.type.upper()} would train full for hours"
+
+
 def default_budget_name() -> str:
-    """``CNNBOOK_BUDGET`` if set, else what :func:`~cnnbook.device.default_budget_for` picks for the
+    """``CNNBOOK_BUDGET`` if set, else what :func:`default_budget_for` picks for the
     default device: ``full`` on a recent GPU, ``quick`` elsewhere."""
     env = os.environ.get("CNNBOOK_BUDGET")
     if env:

@@ -1,6 +1,6 @@
 """``python -m cnnbook reproduce``: train the book's reference runs and store them with their provenance.
 
-Each run of :func:`cnnbook.reference.reference_runs` goes to ``results/<budget>/<folder>/``:
+Each run of :func:`cnnbook.runs.reference.reference_runs` goes to ``results/<budget>/<folder>/``:
 ``history.json`` (per-epoch history and test metrics), ``checkpoint.pt`` (final weights, seed 0
 only) and ``provenance.json`` (command, recipe and fingerprint, seed, git commit, versions, device,
 number format, wall time, dataset variant).
@@ -8,25 +8,20 @@ number format, wall time, dataset variant).
 
 from __future__ import annotations
 
-import platform
 import shutil
-import subprocess
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
-from . import class_transfer
+from ..data import load_cifar10
+from ..experiments import class_transfer
+from ..training.checkpoint import save_checkpoint
+from ..training.device import default_device
+from ..training.evaluation import evaluate, evaluate_with_flip
+from ..training.recipe import recipe_for
 from .budgets import get_budget
-from .checkpoint import save_checkpoint
-from .data import load_cifar10
-from .device import default_device, resolve_precision
-from .evaluation import evaluate, evaluate_with_flip
-from .recipe import recipe_for
+from .record import git_commit, provenance, write_record
 from .reference import RESULTS, RunSpec, select_runs, train_run
-from .rundir import LOCK, acquire_lock, release_lock, write_json
+from .rundir import LOCK, acquire_lock, release_lock
 
 
 def reproduce(
@@ -98,53 +93,9 @@ def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, device, commit, 
     if spec.keeps_weights:
         save_checkpoint(out / "checkpoint.pt", model)
     (out / "resume.pt").unlink(missing_ok=True)
-    write_json(out / "provenance.json", provenance(budget, spec, seconds, data.variant, device, commit))
-    write_json(out / "history.json", {"model": spec.model, "test": test, **extra, **history.to_dict()})
+    details = {"run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra}, "fingerprint": spec.fingerprint()}
+    about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, device, commit,
+                       **details)  # fmt: skip
+    write_record(out, spec.model, history, test, about, extra)
     print(f"[{budget}] {spec.folder}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
     return out
-
-
-def provenance(
-    budget: str, spec: RunSpec, seconds: float, variant: str, device: torch.device, commit: str | None
-) -> dict:
-    """Everything needed to say where a reference number came from, and whether it still matches the code."""
-    return {
-        "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
-        "budget": budget,
-        "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
-        "recipe": recipe_for(spec.model, spec.recipe).as_dict(),
-        "fingerprint": spec.fingerprint(),
-        "seed": spec.seed,
-        "git_commit": commit,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
-        "threads": torch.get_num_threads(),
-        "precision": resolve_precision(spec.recipe.precision, device),
-        "wall_minutes": round(seconds / 60, 2),
-        "dataset_variant": variant,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def git_commit() -> str | None:
-    """The commit the code runs from (``-dirty`` if tracked files changed), or None outside git."""
-    try:
-        root = Path(__file__).resolve().parent.parent
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        return commit.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def cpu_name() -> str:
-    """The CPU's model name."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"

@@ -2,7 +2,7 @@
 
 ``python -m cnnbook sweep notebooks/01_resnet.ipynb -p MODEL plain20 resnet20 ... --out runs/sweep``
 executes the notebook once per value (``BUDGET`` from ``--budget``). Each run writes its figures
-through :func:`record_result` into the JSON file named by the notebook's ``RESULT_FILE``
+through :func:`~cnnbook.book.chapter.record_result` into the JSON file named by the notebook's ``RESULT_FILE``
 parameter; the sweep gathers them into ``results.md`` and ``results.png``.
 """
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .rundir import write_bytes, write_json
+from ..storage import write_bytes, write_json
 
 SWEEP_FILES = ("results.json", "results.md", "results.png")
 # Parameters the sweep sets itself: BUDGET from --budget, RESULT_FILE per run.
@@ -25,15 +25,6 @@ SET_BY_SWEEP = ("BUDGET", "RESULT_FILE")
 
 class SweepError(RuntimeError):
     """A sweep's grid does not fit its notebook, or one of its runs failed."""
-
-
-def record_result(path: str | Path | None, **values) -> None:
-    """Write ``values`` as JSON to ``path`` (a notebook's ``RESULT_FILE``); nothing when ``path`` is None."""
-    if path is None:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, values)
 
 
 def grid_points(grid: Mapping[str, Sequence]) -> list[dict]:
@@ -62,7 +53,7 @@ def notebook_parameters(notebook: str | Path) -> dict:
 
 def check_grid(notebook: str | Path, grid: Mapping[str, Sequence]) -> None:
     """Raise :class:`SweepError` naming the first grid entry the notebook cannot run, before anything runs."""
-    from .models import get_builder
+    from ..models import get_builder
 
     defaults = notebook_parameters(notebook)
     missing = [name for name in SET_BY_SWEEP if name not in defaults]
@@ -146,7 +137,7 @@ def run_sweep(
         if not result.exists():
             raise SweepError(
                 f"{notebook} ran with {point} but wrote no result: does it call "
-                "cnnbook.sweep.record_result(RESULT_FILE, ...)?"
+                "cnnbook.book.chapter.record_result(RESULT_FILE, ...)?"
             )
         minutes = round((time.perf_counter() - started) / 60, 2)
         recorded = {**json.loads(result.read_text()), "notebook_minutes": minutes}

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from .history import History
+from ..training.history import History
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -164,8 +164,8 @@ def explore_feature_maps(
     """
     import ipywidgets as widgets
 
-    from .data import normalize
-    from .probe import feature_maps
+    from ..analysis.probe import feature_maps
+    from ..data import normalize
 
     maps = feature_maps(model, normalize(images), list(layers))
 
@@ -266,7 +266,7 @@ def show_augmentation(images: torch.Tensor, seed: int = 0, padding: int = 4):
     Uses :func:`cnnbook.data.augment_batch` (random ``padding``-pixel crop and horizontal flip)
     with a generator seeded by ``seed``, exactly as the training loop applies it to a batch.
     """
-    from .data import augment_batch
+    from ..data import augment_batch
 
     augmented = augment_batch(images, torch.Generator().manual_seed(seed), padding=padding)
     n = len(images)
@@ -288,7 +288,7 @@ def plot_gradient_profiles(
     """One panel per entry of ``profiles`` (e.g. "at initialisation"), one log-scale line per network.
 
     ``profiles[panel][network]`` is a per-layer value from the input (left) to the output (right),
-    such as :func:`cnnbook.probe.relative_gradient_norms` returns.
+    such as :func:`cnnbook.analysis.probe.relative_gradient_norms` returns.
     """
     fig, axes = plt.subplots(1, len(profiles), figsize=(5.5 * len(profiles), 3.6), sharey=True, squeeze=False)
     for ax, (panel, nets) in zip(axes[0], profiles.items()):
@@ -378,7 +378,7 @@ def plot_seed_curves(
 
 
 def plot_layer_trace(traces: Mapping[str, History], key: str = "rel_step", label: str = "relative step per epoch"):
-    """Heat maps, one per network: the per-layer value ``key`` of :class:`~cnnbook.probe.LayerTrace`
+    """Heat maps, one per network: the per-layer value ``key`` of :class:`~cnnbook.analysis.probe.LayerTrace`
     (rows: convolutions, input at the top; columns: epochs), on one shared log colour scale."""
     from matplotlib.colors import LogNorm
 
@@ -480,6 +480,23 @@ def show_source(obj) -> None:
     display(Code(inspect.getsource(obj), language="python"))
 
 
+def layer_table(model: torch.nn.Module, x: torch.Tensor, depth: int = 2) -> str:
+    """torchinfo's table of ``model`` on the batch ``x``: every layer's output shape and parameters. Its
+    batch-wide "Total mult-adds (Units...)" and memory estimates become one line: the book's own
+    multiply-adds per image (:func:`~cnnbook.analysis.cost.multiply_adds`)."""
+    from torchinfo import summary
+
+    from ..analysis.cost import multiply_adds
+
+    text = str(summary(model, input_data=x, depth=depth, col_names=("output_size", "num_params"), verbose=0))
+    estimates = ("Total mult-adds", "Input size", "Forward/backward pass size", "Params size", "Estimated Total Size")
+    lines = [line for line in text.splitlines() if not line.startswith(estimates)]
+    while lines[-1] == lines[-2]:  # the rule that closed the estimates' block
+        lines.pop()
+    per_image = multiply_adds(model, (1, *x.shape[1:]))
+    return "\n".join([*lines[:-1], f"Multiply-adds per image: {per_image:,}", lines[-1]])
+
+
 def show_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = None) -> None:
     """Display a list of dicts as a Markdown table (renders in JupyterLab and the HTML book)."""
     from IPython.display import Markdown, display
@@ -488,12 +505,17 @@ def show_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = Non
 
 
 def markdown_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None = None) -> str:
-    """A Markdown table of ``rows`` (dicts; a key missing from a row shows as —); floats use ``floatfmt[key]``."""
+    """A Markdown table of ``rows`` (dicts; a key missing from a row shows as —); floats use ``floatfmt[key]``,
+    whole numbers a thousands separator (269,332)."""
     floatfmt = floatfmt or {}
     keys = list(dict.fromkeys(k for row in rows for k in row))  # every column, in order of appearance
 
     def cell(key, value):
-        return format(value, floatfmt.get(key, ".3g")) if isinstance(value, float) else str(value)
+        if isinstance(value, float):
+            return format(value, floatfmt.get(key, ".3g"))
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value)
 
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(cell(k, r[k]) if k in r else "—" for k in keys) + " |" for r in rows]
