@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from cnnbook.training.checkpoint import load_checkpoint
 from cnnbook.runs.reference import RESULTS
+from cnnbook.training.checkpoint import load_checkpoint
 
 TARGET = 0.94
 
