@@ -55,8 +55,9 @@ def start_lab(folder: Path, port: int, env: dict) -> subprocess.Popen:
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))  # every cell in the page, not only the visible ones
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.token=",
-               "--ServerApp.password=", f"--ServerApp.root_dir={folder}", f"--LabApp.user_settings_dir={settings}",
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+               "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
+               f"--LabApp.user_settings_dir={settings}",
                f"--LabApp.workspaces_dir={folder / '.lab-workspaces'}"]  # fmt: skip
     lab = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(120):
@@ -87,28 +88,28 @@ def menu(driver: webdriver.Chrome, top: str, item: str) -> None:
 
 
 def watch(driver: webdriver.Chrome, timeout: float) -> dict:
-    """Poll the cells until every one has run; each cell's longest stretch without new output."""
+    """Poll the cells until every one has run; for the cell that runs (the first ``[*]``: queued cells
+    show it too) the longest stretch without new output."""
     start = time.monotonic()
-    silent, changed, seen_output, stderr = {}, {}, {}, {}
-    time.sleep(2)
+    silent, stderr, started = {}, {}, False
+    running, since, size = None, start, None
     while time.monotonic() - start < timeout:
         cells = driver.execute_script(CELLS_JS)
         now = time.monotonic()
-        for i, cell in enumerate(cells):
-            if cell["stderr"]:
-                stderr[i] = cell["stderr"]
-            if "*" in cell["prompt"]:
-                if seen_output.get(i) != cell["output"] or i not in changed:
-                    seen_output[i], changed[i] = cell["output"], now
-                silent[i] = max(silent.get(i, 0.0), now - changed[i])
-        done = cells and all(c["prompt"].strip("[]: \n").isdigit() for c in cells)
-        if done:
+        stderr |= {i: c["stderr"] for i, c in enumerate(cells) if c["stderr"]}
+        busy = next((i for i, c in enumerate(cells) if "*" in c["prompt"]), None)
+        started |= busy is not None
+        if busy is not None:
+            if busy != running or cells[busy]["output"] != size:
+                running, since, size = busy, now, cells[busy]["output"]
+            silent[busy] = max(silent.get(busy, 0.0), now - since)
+        if started and busy is None and all(c["prompt"].strip("[]: \n").isdigit() for c in cells):
             break
         time.sleep(0.5)
     cells = driver.execute_script(CELLS_JS)
     return {
         "seconds": round(time.monotonic() - start, 1),
-        "finished": bool(cells) and all(c["prompt"].strip("[]: \n").isdigit() for c in cells),
+        "finished": started and all(c["prompt"].strip("[]: \n").isdigit() for c in cells),
         "silent": {f"cell {i + 1}: {cells[i]['code']}": round(s, 1) for i, s in silent.items()},
         "stderr": {f"cell {i + 1}: {cells[i]['code']}": texts for i, texts in stderr.items()},
     }

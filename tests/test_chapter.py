@@ -151,3 +151,13 @@ def test_evaluate_and_record_prints_returns_and_writes_one_result(tiny_data, tmp
     assert record["model"] == "resnet20" and record["budget"] == "smoke" and record["epochs"] == 1
     assert record["test_accuracy"] == round(test["accuracy"], 4) and record["parameters"] == 269722
     run.evaluate_and_record(tiny_data)  # outside a sweep: nothing written, no error
+
+
+def test_progress_yields_every_item_and_logs_each_step_in_a_book_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.setenv("CNNBOOK_BUILD_LOG", str(tmp_path / "steps.log"))
+    assert list(chapter.progress(["resnet20", "plain56"], "measuring")) == ["resnet20", "plain56"]
+    assert (tmp_path / "steps.log").read_text().splitlines() == [
+        "    cnnbook: measuring: resnet20",
+        "    cnnbook: measuring: plain56",
+    ]

@@ -108,6 +108,27 @@ def record_result(path: str | None, **values) -> None:
         write_json(path, values)
 
 
+def progress(items, what: str):
+    """``items`` one by one, with a progress bar in a live kernel that names the current one, and each
+    step in a book build's log; no bar on the static pages (``TQDM_DISABLE``, which ``make book`` sets)."""
+    items = list(items)
+    disabled = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
+    bar = None
+    if not disabled:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc=what, leave=False)
+    for item in items:
+        build_log(f"{what}: {item}")
+        if bar is not None:
+            bar.set_postfix_str(str(item))
+        yield item
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+
+
 def build_log(message: str) -> None:
     """Tell the terminal of a book build what runs now: ``make book`` sets ``CNNBOOK_BUILD_LOG`` to a
     file it shows as it grows (the kernel's own output would land on the page)."""
