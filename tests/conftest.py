@@ -27,6 +27,8 @@ def tiny_split():
 
 @pytest.fixture(autouse=True)
 def own_runs_folder(tmp_path_factory, monkeypatch):
-    """Every test keeps "your runs" (cnnbook.runs.yours) in a fresh folder of its own, so a run one
-    test trained is never shown to another, and the learner's folder is never touched."""
+    """Every test keeps "your runs" (cnnbook.runs.yours) and reproduce's fallback folder in fresh
+    folders of its own, so a run one test made is never shown to another, and the user's folders
+    are never touched."""
     monkeypatch.setenv("CNNBOOK_RUNS", str(tmp_path_factory.mktemp("your-runs")))
+    monkeypatch.setenv("CNNBOOK_RESULTS", str(tmp_path_factory.mktemp("user-results")))  # reproduce's fallback

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from cnnbook import get_budget
 from cnnbook.models import get_model
 from cnnbook.runs.reference import (
     CHAPTER_MODELS,
+    RESULTS,
     SIDE_MODELS,
     RunSpec,
     best_trained,
@@ -220,3 +222,19 @@ def test_missing_selects_only_runs_without_a_matching_stored_result(tmp_path):
     side = [r.folder for r in select_runs(smoke, ["side"], missing=True, results=tmp_path)]
     assert "side-plain20" not in side and "side-plain56" in side
     assert len(side) == len(SIDE_MODELS) - 1
+
+
+def test_a_read_only_package_sends_reproduce_to_the_users_folder_where_chapters_find_it(
+    cifar, tmp_path, monkeypatch, capsys
+):
+    from cnnbook.runs import reproduce as reproduce_module
+
+    assert not (RESULTS / "smoke").exists()
+    access = os.access
+    monkeypatch.setattr(reproduce_module.os, "access", lambda p, mode: p != RESULTS and access(p, mode))
+    monkeypatch.setenv("CNNBOOK_RESULTS", str(tmp_path / "mine"))
+    reproduce("smoke", ["side-resnet20"], progress=False)
+    assert f"{RESULTS} is not writable" in capsys.readouterr().out
+    assert not (RESULTS / "smoke").exists()  # nothing written into the package
+    assert (tmp_path / "mine" / "smoke" / "side-resnet20" / "history.json").exists()
+    assert load_reference("side-resnet20", "smoke").path == tmp_path / "mine" / "smoke" / "side-resnet20"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -170,9 +171,22 @@ def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def user_results() -> Path:
+    """Where ``reproduce`` stores runs when the package folder is read-only (a shared or system
+    install): ``CNNBOOK_RESULTS``, else ``$XDG_DATA_HOME/cnnbook/results`` (``~/.local/share/...``)."""
+    if env := os.environ.get("CNNBOOK_RESULTS"):
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cnnbook" / "results"
+
+
 def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> RunRecord | None:
-    """The stored reference run in folder ``run_id`` (a :attr:`RunSpec.folder`) at ``budget``, or None."""
-    return read_record(results / budget / run_id)
+    """The stored reference run in folder ``run_id`` (a :attr:`RunSpec.folder`) at ``budget``, or None;
+    for the package's own ``results``, also the runs ``reproduce`` stored in :func:`user_results` (the
+    package's first)."""
+    for folder in [results] + ([user_results()] if results == RESULTS else []):
+        if (record := read_record(folder / budget / run_id)) is not None:
+            return record
+    return None
 
 
 def matching_reference(

@@ -8,6 +8,7 @@ number format, wall time, dataset variant).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.recipe import recipe_for
 from .budgets import get_budget
 from .record import git_commit, provenance, write_record
-from .reference import RESULTS, RunSpec, select_runs, train_run
+from .reference import RESULTS, RunSpec, select_runs, train_run, user_results
 from .rundir import LOCK, acquire_lock, release_lock
 
 
@@ -40,6 +41,10 @@ def reproduce(
     was, and the next ``reproduce`` of it continues from its last finished epoch.
     """
     cfg = get_budget(budget)
+    if results == RESULTS and not os.access(RESULTS, os.W_OK):
+        results = user_results()
+        print(f"{RESULTS} is not writable (a shared or system install): storing the runs in {results}, "
+              "where the chapters find them too", flush=True)  # fmt: skip
     runs = select_runs(cfg, only, seeds, missing, results)
     device = default_device()
     commit = git_commit()  # the code the runs start from
