@@ -199,6 +199,7 @@ def check_page(
     problems += low_contrast(driver, "light")
     if shot:
         screenshot(driver, shot)
+    problems += check_phone(driver)
     problems += check_dark(driver, shot and shot.with_name(f"{shot.stem}-dark.png"))
     # Leave the page before reading the log: an entry that arrives late (a 404 logged after the image's error event)
     # is then counted for this page instead of the next one.
@@ -218,6 +219,37 @@ def check_page(
         elif source == "javascript" or "Uncaught" in message:
             problems.append(f"JavaScript error: {message.replace(base, '')}")
     return problems, f"images {sum(loaded for _, loaded, _ in images)}/{len(images)}"
+
+
+PHONE_WIDTH = 390  # CSS pixels of a common phone's viewport (iPhone 12-15)
+# How far the page reaches beyond the viewport, and the widest elements that stick out (outside
+# anything that scrolls by itself, such as code blocks and the theme's table containers).
+OVERFLOW_JS = """
+const width = document.documentElement.clientWidth;
+const scrolls = e => { for (; e; e = e.parentElement) { const o = getComputedStyle(e).overflowX;
+  if (o === 'auto' || o === 'scroll' || o === 'hidden') return true; } return false; };
+const wide = Array.from(document.querySelectorAll('main *'))
+  .filter(e => e.getBoundingClientRect().right > width + 1 && !scrolls(e.parentElement))
+  .map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' +
+       e.className.split(' ')[0] : '') + ' ' + Math.round(e.getBoundingClientRect().right - width) + ' px');
+return [document.documentElement.scrollWidth - width, wide.slice(0, 3)];
+"""
+
+
+def check_phone(driver: webdriver.Chrome) -> list[str]:
+    """Reload the open page at a phone's width: nothing may scroll the page sideways."""
+    driver.set_window_size(PHONE_WIDTH, HEIGHT)
+    try:
+        driver.refresh()
+        settle(driver)
+        extra, wide = driver.execute_script(OVERFLOW_JS)
+    finally:
+        driver.set_window_size(WIDTH, HEIGHT)
+        driver.refresh()
+        settle(driver)
+    if extra > 0:
+        return [f"at {PHONE_WIDTH} px wide the page scrolls sideways by {extra} px ({', '.join(wide) or '?'})"]
+    return []
 
 
 def check_dark(driver: webdriver.Chrome, shot: Path | None) -> list[str]:

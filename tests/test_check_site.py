@@ -94,6 +94,7 @@ def test_broken_pages_fail(tmp_path):
             "leaks.html": "<main><div class=\"cell_output\"><pre>CIFAR10(source='/work/shared/data/cifar10')\n"
             'Downloading: "https://download.pytorch.org/models/resnet50.pth" to /root/.cache/torch\n'
             "URLError: &lt;urlopen error [Errno -2] Name or service not known&gt;</pre></div></main>",
+            "wide.html": '<main><p>fits</p><div class="table" style="width: 800px">wider than a phone</div></main>',
         },
     )
     result = check(site, "--screenshots", str(tmp_path / "shots"))
@@ -109,7 +110,8 @@ def test_broken_pages_fail(tmp_path):
     assert "FAIL leaks.html" in out and "an output shows an absolute path of the build machine: '/work/shared'" in out
     assert "an output shows a download progress line: 'Downloading:'" in out
     assert "an output shows a Python traceback or raw network error: 'URLError'" in out
-    assert "OK   notebooks/ch.html" in out and "12 pages, 5 OK, 7 failed" in out
+    assert "FAIL wide.html" in out and "at 390 px wide the page scrolls sideways by" in out and "div.table" in out
+    assert "OK   notebooks/ch.html" in out and "13 pages, 5 OK, 8 failed" in out
     assert out.count("local request failed: /missing.png") == 1  # the dark-mode reload's repeat is not listed again
     shots = ["ch-dark.png", "ch.png", "nofig-dark.png", "nofig.png"]
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == shots
