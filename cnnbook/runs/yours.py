@@ -19,7 +19,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ..storage import CheckpointError, safe_load, write_json
+from ..storage import CheckpointError, safe_load
 from ..training.checkpoint import save_checkpoint
 from ..training.history import History
 from ..training.recipe import recipe_for
@@ -107,8 +107,8 @@ def record_test(folder: Path, test: dict) -> None:
     record = read_record(folder)
     test = {k: v for k, v in test.items() if isinstance(v, (int, float))}
     if record is not None:
-        write_json(folder / "history.json", {"model": record.provenance["run"]["model"], "test": test,
-                                             **record.extra, **record.history.to_dict()})  # fmt: skip
+        model = record.provenance["run"]["model"]
+        write_record(folder, model, record.history, test, record.provenance, record.extra)
 
 
 @dataclass
