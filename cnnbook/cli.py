@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import signal
 import sys
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .book.sweep import SweepError
@@ -199,8 +201,36 @@ def _train(args) -> None:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler, a closing session) stops a command as Ctrl-C does: every
+    ``finally`` runs, so locks are released, and the stored runs stay as they were."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """While the command runs, SIGTERM raises :class:`Terminated` (in the main thread, where Python
+    delivers signals); the previous handler is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with _sigterm_interrupts():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.command == "models":
             cmd_models()
@@ -242,11 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.command == "sweep":
             kept = f"the finished runs' results, if any, are in {args.out / 'results.md'}; --resume keeps them"
+        elif args.command == "reproduce":
+            kept = "every stored run is unchanged; the same command resumes the interrupted runs at their last epoch"
         else:
             kept = "the last completed epoch's checkpoint is intact; rerun with --resume"
-        print(f"interrupted: {kept}", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{how}: {kept}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     return 0

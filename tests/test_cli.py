@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,57 @@ def test_the_command_line_never_loads_the_book_layer():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# `reproduce` in a process that sends itself SIGTERM (as `kill` or a job scheduler would) once the
+# first epoch of its run has finished: the signal lands at the same place every time.
+TERMINATE_AFTER_EPOCH_1 = """
+import os, signal, sys
+import cnnbook.runs.reproduce as reproduce
+from cnnbook.cli import main
+
+train_run = reproduce.train_run
+
+def terminated_after_epoch_1(spec, data, **options):
+    options["callbacks"] = [lambda history: os.kill(os.getpid(), signal.SIGTERM)]
+    return train_run(spec, data, **options)
+
+reproduce.train_run = terminated_after_epoch_1
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_reproduce_leaves_the_stored_run_byte_identical_and_the_next_one_finishes(cifar, tmp_path):
+    """The real command line on a copy of the package (results empty), so the stored runs it
+    replaces are its own and the package's reference runs are never touched."""
+    import shutil
+
+    import cnnbook
+    from cnnbook.runs.rundir import LOCK
+
+    shutil.copytree(
+        Path(cnnbook.__file__).parent, tmp_path / "cnnbook", ignore=shutil.ignore_patterns("results", "__pycache__")
+    )
+    (tmp_path / "cnnbook" / "results").mkdir()
+    command = ["reproduce", "--budget", "smoke", "--only", "side-plain20", "--no-progress"]
+
+    def python(*args):
+        return subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True)
+
+    first = python("-m", "cnnbook", *command)
+    assert first.returncode == 0, first.stderr
+    stored = tmp_path / "cnnbook" / "results" / "smoke" / "side-plain20"
+    before = {p.name: p.read_bytes() for p in stored.iterdir()}
+    assert "history.json" in before
+
+    terminated = python("-c", TERMINATE_AFTER_EPOCH_1, *command)
+    assert terminated.returncode == 128 + signal.SIGTERM, terminated.stderr
+    assert "terminated (SIGTERM): every stored run is unchanged" in terminated.stderr
+    assert "Traceback" not in terminated.stderr
+    assert {p.name: p.read_bytes() for p in stored.iterdir()} == before
+    partial = stored.with_name(".side-plain20.partial")
+    assert (partial / "resume.pt").exists() and not (partial / LOCK).exists()  # epoch 1 kept, lock released
+
+    again = python("-m", "cnnbook", *command)
+    assert again.returncode == 0, again.stderr
+    assert not partial.exists() and (stored / "history.json").exists()
