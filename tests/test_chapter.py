@@ -21,7 +21,8 @@ def test_train_chapter_model_trains_the_named_model_with_the_budget_and_draws_it
     cfg = cnnbook.get_budget("smoke", epochs=2, batch_size=16)
     run = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"), seed=1)
     assert len(run.history) == 2 and [r["images"] for r in run.history.records] == [64, 64]
-    assert 0 < run.minutes < 5 and run.reference is None and run.source.startswith("your run (smoke")
+    assert 0 < run.minutes < 5 and run.reference is None
+    assert run.source.startswith("your run of ") and "(smoke, cpu" in run.source
     out = capsys.readouterr().out
     assert "Training resnet20 here (no stored reference run of resnet20.seed1 at budget 'smoke')" in out
     assert "Figure(" in out  # the live plot was displayed (outside IPython, as its text repr)

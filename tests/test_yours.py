@@ -35,7 +35,7 @@ def deterministic(history):
 
 def test_a_chapter_run_is_kept_and_shown_again_without_training(small, cfg, monkeypatch, capsys):
     first = chapter.train_chapter_model("resnet20", cfg, small, "cpu")
-    assert first.source.startswith("your run (smoke")
+    assert first.source.startswith("your run of ") and "(smoke, cpu" in first.source
     assert "Training resnet20 here" in capsys.readouterr().out
 
     def no_training(*args, **kwargs):
@@ -56,8 +56,28 @@ def test_a_chapter_run_is_kept_and_shown_again_without_training(small, cfg, monk
 def test_train_true_trains_again_and_replaces_your_run(small, cfg):
     chapter.train_chapter_model("resnet20", cfg, small, "cpu")
     again = chapter.train_chapter_model("resnet20", cfg, small, "cpu", train=True)
-    assert again.source.startswith("your run (smoke")
+    assert again.source.startswith("your run of ") and "(smoke, cpu" in again.source
     assert len(yours.list_runs()) == 1
+
+
+def test_side_runs_and_the_transfer_experiment_are_kept_as_your_runs(small, monkeypatch, capsys):
+    """Both decide through chapter.choose: trained once, shown again from your runs folder."""
+    cfg = get_budget("smoke")  # no stored reference at smoke: both train here
+    side = chapter.side_runs(("plain20",), cfg, small, "cpu")
+    rows, source = chapter.class_transfer_experiment(cfg, small, "cpu")
+    assert "Trained here and kept as your runs: plain20" in capsys.readouterr().out
+    assert source.startswith("this run (smoke") and "kept as your run" in source
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(yours, "train", no_training)
+    again = chapter.side_runs(("plain20",), cfg, small, "cpu")
+    assert "Showing your runs of plain20" in capsys.readouterr().out
+    assert deterministic(again["plain20"].history) == deterministic(side["plain20"].history)
+    rows_again, source_again = chapter.class_transfer_experiment(cfg, small, "cpu")
+    assert source_again.startswith("your run of ") and rows_again == rows
+    assert sorted(r.model for r in yours.list_runs()) == ["plain20", "resnet20"]  # the transfer run's model
 
 
 def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(small, cfg, tmp_path, monkeypatch, capsys):

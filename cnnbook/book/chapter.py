@@ -4,8 +4,7 @@ one matches what the chapter would train, or train live with its curves drawn as
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -202,72 +201,86 @@ def check_batch(recipe: Recipe, images: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a chapter does for one run: show your own run, show the stored reference run, or train."""
+
+    shown: RunRecord | None  # the run to show; None: train it here
+    yours: bool  # ``shown`` is your run (cnnbook.runs.yours), not a stored reference
+    why: str  # the reference's summary, or why the run trains ("TRAIN = True", or why no reference matches)
+    reference: RunRecord | None  # the matching stored reference run, drawn beside yours
+
+
+def choose(spec: RunSpec, budget: str, train: bool = False) -> Choice:
+    """Unless ``train``: your own run of exactly ``spec`` if you trained one, else the stored
+    reference run that matches it; with neither (or ``train``), train it here. The one place the
+    chapters, their side experiments and the transfer experiment decide this."""
+    reference, why = matching_reference(spec, budget)
+    if train:
+        return Choice(None, False, "TRAIN = True", reference)
+    kept = yours.find(spec, budget)
+    if kept is not None:
+        return Choice(kept, True, why, reference)
+    return Choice(reference, False, why, reference)
+
+
 def train_chapter_model(
     name: str, cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> ChapterRun:
-    """The chapter's model, unless ``train``: your own run of exactly this model, recipe and seed if you
-    trained one, else the stored reference run. Otherwise trained here (resuming an interrupted run)
-    with its curves drawn live beside the reference, and kept as your run."""
+    """The chapter's model (:func:`choose`): your run, or the stored reference run, or trained here
+    (resuming an interrupted run) with its curves drawn live beside the reference, and kept as your run."""
     spec = RunSpec(name, "chapter", cfg.chapter, seed=seed)
-    reference, why = matching_reference(spec, cfg.name)
+    choice = choose(spec, cfg.name, train)
+    reference = choice.reference
     others = {reference.label: reference.history} if reference is not None else {}
-    kept = None if train else yours.find(spec, cfg.name)
-    if kept is not None:
-        run = _from_yours(spec, kept, device)
+    if choice.yours:
+        run = _from_yours(spec, choice.shown, device)
         print(f"Showing {run.source}. Set TRAIN = True to train it again.")
         build_log(f"{name}: showing your run")
-        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch")(kept.history)
+        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch")(run.history)
         return run
-    if reference is not None and not train:
-        print(f"Showing the stored reference run: {why}. Set TRAIN = True to train it here instead.")
+    if choice.shown is not None:
+        print(f"Showing the stored reference run: {choice.why}. Set TRAIN = True to train it here instead.")
         build_log(f"{name}: showing the stored reference run")
         LivePlot(reference.label, title=f"{name}: the stored reference run, epoch by epoch")(reference.history)
         return _from_reference(spec, reference, device)
     done = yours.unfinished_epochs(spec, cfg.name)
     resuming = f"; resuming your interrupted run after epoch {done}" if done else ""
-    print(f"Training {name} here ({'TRAIN = True' if train else why}{resuming}).")
+    print(f"Training {name} here ({choice.why}{resuming}).")
     live = LivePlot(
         f"your run ({cfg.name})",
         others,
         title=f"{name}: your run (updated every epoch)" + (" and the reference run" if reference else ""),
     )
-    started = time.perf_counter()
-    model, history, folder = yours.train(
-        spec, cfg.name, data, device=device, callbacks=[live, _epoch_log(name, cfg.chapter.epochs)]
-    )
-    minutes = (time.perf_counter() - started) / 60
-    source = f"your run ({cfg.name}, {device}, {minutes:.1f} min)"
-    return ChapterRun(spec, cfg.name, model, history, minutes, source, folder=folder)
+    callbacks = [live, _epoch_log(name, cfg.chapter.epochs)]
+    model, record = yours.train(spec, cfg.name, data, device=device, callbacks=callbacks)
+    return _from_yours(spec, record, device, model)
 
 
 def side_runs(
     models: tuple[str, ...], cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> dict[str, ChapterRun]:
-    """The side experiment's runs (the side recipe, fp32) of ``models``: stored ones where they match, the
-    others trained here. Says in one line which."""
+    """The side experiment's runs (the side recipe, fp32) of ``models``, each as :func:`choose` decides:
+    your runs, stored ones (with their other seeds), the rest trained here. Says in one line which."""
     recipe = cfg.side.with_(precision=SIDE_PRECISION)
-    runs, stored, kept, why_not = {}, [], [], ""
+    runs, stored, kept, trained, why_not = {}, [], [], [], ""
     for name in models:
         spec = RunSpec(name, "side", recipe, seed=seed)
-        reference, why = matching_reference(spec, cfg.name)
-        if reference is not None and not train:
-            runs[name] = _from_reference(spec, reference, device)
-            runs[name].seeds = [r.history for r in with_other_seeds(reference, spec, cfg)]
-            stored.append(reference)
-            continue
-        record = None if train else yours.find(spec, cfg.name)
-        if record is not None:
-            runs[name] = _from_yours(spec, record, device)
+        choice = choose(spec, cfg.name, train)
+        if choice.yours:
+            runs[name] = _from_yours(spec, choice.shown, device)
             kept.append(name)
-            continue
-        why_not = why_not or ("TRAIN = True" if train else why)
-        build_log(f"{name}: training the side run ({recipe.epochs} epochs)")
-        print(f"training the side run of {name} ({recipe.epochs} epochs)", flush=True)
-        started = time.perf_counter()
-        model, history, folder = yours.train(spec, cfg.name, data, device=device, progress=False)
-        minutes = (time.perf_counter() - started) / 60
-        source = f"your run ({cfg.name}, {device}, {minutes:.1f} min)"
-        runs[name] = ChapterRun(spec, cfg.name, model, history, minutes, source, folder=folder)
+        elif choice.shown is not None:
+            runs[name] = _from_reference(spec, choice.shown, device)
+            runs[name].seeds = [r.history for r in with_other_seeds(choice.shown, spec, cfg)]
+            stored.append(choice.shown)
+        else:
+            why_not = why_not or choice.why
+            build_log(f"{name}: training the side run ({recipe.epochs} epochs)")
+            print(f"training the side run of {name} ({recipe.epochs} epochs)", flush=True)
+            model, record = yours.train(spec, cfg.name, data, device=device, progress=False)
+            runs[name] = _from_yours(spec, record, device, model)
+            trained.append(name)
     if stored:
         p = stored[0].provenance
         seeds = min(len(runs[r.provenance["run"]["model"]].seeds) for r in stored)
@@ -278,7 +291,6 @@ def side_runs(
         )
     if kept:
         print(f"Showing your runs of {', '.join(kept)}; set TRAIN = True to train them again.")
-    trained = [m for m in models if runs[m].reference is None and m not in kept]
     if trained:
         print(f"Trained here and kept as your runs: {', '.join(trained)} ({why_not}).")
     return runs
@@ -288,31 +300,36 @@ def class_transfer_experiment(
     cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> tuple[list[dict], str]:
     """The rows of :func:`cnnbook.experiments.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
-    which run they come from: the stored transfer run, or one made here. Each row also holds
-    ``seeds`` (the learner's test accuracy at every stored seed, or this run's alone) and
-    ``test images`` (the target classes' test images it was measured on)."""
-    spec = next(s for s in reference_runs(cfg) if s.kind == "transfer")
-    reference, why = matching_reference(spec, cfg.name, seed)
+    which run they come from (:func:`choose`: your run, the stored transfer run, or one made here and kept
+    as your run). Each row also holds ``seeds`` (the learner's test accuracy at every stored seed, or
+    this run's alone) and ``test images`` (the target classes' test images it was measured on)."""
+    spec = replace(next(s for s in reference_runs(cfg) if s.kind == "transfer"), seed=seed)
+    choice = choose(spec, cfg.name, train)
     test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
-    if reference is not None and not train:
+    if choice.shown is not None and not choice.yours:
         build_log("class transfer: showing the stored run")
-        runs = with_other_seeds(reference, spec, cfg)
-        rows = [
-            {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
-            for i, row in enumerate(reference.extra["few_shot"])
-        ]
+        runs = with_other_seeds(choice.shown, spec, cfg)
         seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-        return rows, f"stored run ({seeds}): {why}; set TRAIN = True to run it here"
-    build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
-    print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)", flush=True)
-    started = time.perf_counter()
-    model, _ = class_transfer.pretrain(TRANSFER_MODEL, spec.recipe, data, seed=seed, device=device, progress=False)
-    settings = class_transfer.FewShot(**spec.extra["few_shot"])
-    print("class transfer: frozen features, fine-tuning and from scratch on the four other classes", flush=True)
-    rows = class_transfer.compare(model, TRANSFER_MODEL, data, settings, seed=seed, device=device)
-    rows = [{**row, "seeds": [row["test accuracy"]], "test images": test_images} for row in rows]
-    minutes = (time.perf_counter() - started) / 60
-    return rows, f"this run ({cfg.name}, {device}, {minutes:.1f} min; {'TRAIN = True' if train else why})"
+        source = f"stored run ({seeds}): {choice.why}; set TRAIN = True to run it here"
+    elif choice.yours:
+        build_log("class transfer: showing your run")
+        runs = [choice.shown]
+        p = choice.shown.provenance
+        source = (f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} "
+                  "min); set TRAIN = True to run it again")  # fmt: skip
+    else:
+        build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
+        print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes, then frozen features, fine-tuning "
+              f"and from scratch on the four other classes ({spec.recipe.epochs} epochs)", flush=True)  # fmt: skip
+        _, record = yours.train(spec, cfg.name, data, device=device, progress=False)
+        runs = [record]
+        p = record.provenance
+        source = f"this run ({cfg.name}, {device}, {p['wall_minutes']:.1f} min; {choice.why}), kept as your run"
+    rows = [
+        {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
+        for i, row in enumerate(runs[0].extra["few_shot"])
+    ]
+    return rows, source
 
 
 def _from_reference(spec: RunSpec, reference: RunRecord, device: torch.device) -> ChapterRun:
@@ -322,10 +339,11 @@ def _from_reference(spec: RunSpec, reference: RunRecord, device: torch.device) -
     return ChapterRun(spec, p["budget"], model, reference.history, p["wall_minutes"], source, reference)
 
 
-def _from_yours(spec: RunSpec, record: RunRecord, device: torch.device) -> ChapterRun:
+def _from_yours(spec: RunSpec, record: RunRecord, device: torch.device, model: nn.Module | None = None) -> ChapterRun:
+    """Your run in ``record`` (``model``: its weights, when it was just trained; else loaded)."""
     p = record.provenance
     source = f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} min)"
-    model = record.model(device)
+    model = record.model(device) if model is None else model.to(device).eval()
     return ChapterRun(spec, p["budget"], model, record.history, p["wall_minutes"], source, folder=record.path)
 
 

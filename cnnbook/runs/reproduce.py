@@ -13,6 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
+from torch import nn
+
 from ..data import load_cifar10
 from ..experiments import class_transfer
 from ..training.checkpoint import save_checkpoint
@@ -20,7 +22,7 @@ from ..training.device import default_device
 from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.recipe import recipe_for
 from .budgets import get_budget
-from .record import git_commit, provenance, write_record
+from .record import RunRecord, git_commit, provenance, write_record
 from .reference import RESULTS, RunSpec, select_runs, train_run, user_results
 from .rundir import LOCK, acquire_lock, release_lock
 
@@ -81,26 +83,52 @@ def swap_in(partial: Path, target: Path) -> None:
 
 def _reproduce_one(spec: RunSpec, budget: str, data, out: Path, device, commit, progress: bool) -> Path:
     """Train one reference run into ``out`` (resuming the checkpoint an interrupted run left there)."""
-    seed = spec.seed
-    print(f"[{budget}] {spec.folder}: {spec.recipe.epochs} epochs, seed {seed}", flush=True)
-    options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, "progress": progress}
+    print(f"[{budget}] {spec.folder}: {spec.recipe.epochs} epochs, seed {spec.seed}", flush=True)
     t0 = time.perf_counter()
-    extra = {}
+    _, record = train_into(spec, budget, data, out, device=device, commit=commit, weights=spec.keeps_weights,
+                        progress=progress)  # fmt: skip
+    minutes = (time.perf_counter() - t0) / 60
+    print(f"[{budget}] {spec.folder}: test accuracy {record.test['accuracy']:.2%}, {minutes:.1f} min", flush=True)
+    return out
+
+
+def train_into(
+    spec: RunSpec,
+    budget: str,
+    data,
+    out: Path,
+    *,
+    device=None,
+    commit: str | None = None,
+    weights: bool = True,
+    test: bool = True,
+    **fit_options,
+) -> tuple[nn.Module, RunRecord]:
+    """Train the run ``spec`` into the folder ``out``, resuming the ``resume.pt`` an interrupted run
+    left there; write its run record (:mod:`cnnbook.runs.record`), with ``checkpoint.pt`` if
+    ``weights``, and return it with the trained model. Measures the test set if ``test``; a transfer
+    run always runs its few-shot comparison. ``reproduce`` and your runs (:mod:`cnnbook.runs.yours`)
+    both train this way."""
+    device = device or default_device()
+    options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, **fit_options}
+    t0 = time.perf_counter()
+    extra, metrics = {}, {}
     if spec.kind == "transfer":
-        model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=seed, **options)
-        test = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
+        model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=spec.seed, **options)
+        metrics = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
         settings = class_transfer.FewShot(**spec.extra["few_shot"])
-        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=seed, device=device)
+        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=spec.seed, device=device)
     else:
         model, history = train_run(spec, data, **options)
-        test = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
+        if test:
+            metrics = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
     seconds = time.perf_counter() - t0
-    if spec.keeps_weights:
+    if weights:
         save_checkpoint(out / "checkpoint.pt", model)
     (out / "resume.pt").unlink(missing_ok=True)
     details = {"run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra}, "fingerprint": spec.fingerprint()}
-    about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, device, commit,
+    where = next(model.parameters()).device
+    about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, where, commit,
                        **details)  # fmt: skip
-    write_record(out, spec.model, history, test, about, extra)
-    print(f"[{budget}] {spec.folder}: test accuracy {test['accuracy']:.2%}, {seconds / 60:.1f} min", flush=True)
-    return out
+    write_record(out, spec.model, history, metrics, about, extra)
+    return model, RunRecord(history, metrics, about, out, extra)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,11 +19,9 @@ from pathlib import Path
 from torch import nn
 
 from ..storage import CheckpointError, safe_load
-from ..training.checkpoint import save_checkpoint
-from ..training.history import History
-from ..training.recipe import recipe_for
-from .record import RunRecord, git_commit, provenance, read_record, write_record
-from .reference import RunSpec, train_run
+from .record import RunRecord, git_commit, read_record, write_record
+from .reference import RunSpec
+from .reproduce import train_into
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_MAX_MB = 500
@@ -81,25 +78,18 @@ def epochs_done(folder: Path) -> int:
         return 0
 
 
-def train(spec: RunSpec, budget: str, data, *, device=None, **fit_options) -> tuple[nn.Module, History, Path]:
-    """Train ``spec`` (resuming an interrupted run of it), keep it as your run, and return the model,
-    its history and its folder. ``fit_options``: ``progress``, ``callbacks``."""
+def train(spec: RunSpec, budget: str, data, *, device=None, **fit_options) -> tuple[nn.Module, RunRecord]:
+    """Train ``spec`` (resuming an interrupted run of it), keep it as your run, and return the model
+    and its record. ``fit_options``: ``progress``, ``callbacks``."""
     folder = run_path(spec, budget)
     if (folder / "history.json").exists():  # training again replaces the finished run
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    model, history = train_run(spec, data, device=device, checkpoint=folder / "resume.pt", resume=True, **fit_options)
-    seconds = time.perf_counter() - started
-    save_checkpoint(folder / "checkpoint.pt", model)  # every seed's: your runs are shown with their weights
-    details = {"run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra}, "fingerprint": spec.fingerprint()}
-    device = next(model.parameters()).device
-    about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, device,
-                       git_commit(), **details)  # fmt: skip
-    write_record(folder, spec.model, history, {}, about)
-    (folder / "resume.pt").unlink(missing_ok=True)
+    # every seed's weights: your runs are shown with them; the chapter measures the test set itself
+    model, record = train_into(spec, budget, data, folder, device=device, commit=git_commit(), test=False,
+                               **fit_options)  # fmt: skip
     keep_within_limit(protect=folder)
-    return model, history, folder
+    return model, record
 
 
 def record_test(folder: Path, test: dict) -> None:
