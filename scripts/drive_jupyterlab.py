@@ -1,6 +1,9 @@
 """Drive a chapter through JupyterLab's own menus in headless Chromium, as a learner would: open it,
 Run > Run All Cells, then Kernel > Restart Kernel and Run All Cells, and report every cell that ran
 silent (no new output) for longer than ``--silent`` seconds, and every warning or error it printed.
+Before running, it reads the page as opened: markdown cells that jupyterlab-myst did not render
+(empty, or MyST syntax shown raw) and extensions that JupyterLab loaded with the wrong version of a
+shared module (the browser console's "Unsatisfied version" warnings: ipywidgets' manager, say).
 
     python scripts/drive_jupyterlab.py notebooks/04_comparison.ipynb --budget smoke --json report.json
 
@@ -44,6 +47,20 @@ return Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(ce
 """
 
 
+# The markdown cells as the page shows them: rendered by jupyterlab-myst (class "myst") or not, and
+# any MyST syntax left raw in the rendered text (a role or directive the renderer did not know).
+MARKDOWN_JS = """
+return Array.from(document.querySelectorAll('.jp-Notebook .jp-MarkdownCell')).map(cell => {
+  const out = cell.querySelector('.myst') || cell.querySelector('.jp-RenderedMarkdown');
+  const text = out ? out.innerText : '';
+  return {myst: !!cell.querySelector('.myst'), text: text.slice(0, 80),
+          raw: (text.match(/\\{[a-z:-]+\\}`|^:::|```\\{/m) || [''])[0],
+          source: ((cell.querySelector('.jp-InputArea-editor') || {}).textContent || '').slice(0, 80)};
+});
+"""
+VERSION_WARNINGS = ("Unsatisfied version", "No satisfying version")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,6 +90,7 @@ def start_lab(folder: Path, port: int, env: dict) -> subprocess.Popen:
 def browser() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
@@ -115,7 +133,31 @@ def watch(driver: webdriver.Chrome, timeout: float) -> dict:
     }
 
 
-def drive(notebook: Path, budget: str, timeout: float) -> dict:
+def read_page(driver: webdriver.Chrome) -> dict:
+    """The opened notebook's markdown as rendered (once rendering has settled: every cell there and the
+    rendered count unchanged for 15 s, at most 90 s), and the console's module-version warnings."""
+    cells, settled, deadline = [], None, time.monotonic() + 90
+    while time.monotonic() < deadline:
+        cells = driver.execute_script(MARKDOWN_JS)
+        state = (len(cells), sum(c["myst"] for c in cells))
+        if cells and state[0] == state[1]:
+            break  # jupyterlab-myst rendered every markdown cell
+        if cells and state == (settled or (None,))[0]:
+            if time.monotonic() - settled[1] >= 15:
+                break
+        else:
+            settled = (state, time.monotonic())
+        time.sleep(0.5)
+    console = [e["message"] for e in driver.get_log("browser")]
+    return {
+        "markdown cells": len(cells),
+        "not rendered by myst": [c["source"] for c in cells if not c["myst"] and c["source"].strip()],
+        "raw myst": [f"{c['raw']} in: {c['text']}" for c in cells if c["raw"]],
+        "version warnings": sorted({m.split('"')[1] for m in console if any(w in m for w in VERSION_WARNINGS)}),
+    }
+
+
+def drive(notebook: Path, budget: str, timeout: float, run: bool = True) -> dict:
     work = Path(tempfile.mkdtemp(prefix="cnnbook-lab-"))
     try:
         for folder in ("notebooks", "book"):  # the chapters and the figures they show
@@ -128,6 +170,9 @@ def drive(notebook: Path, budget: str, timeout: float) -> dict:
         try:
             driver.get(f"http://127.0.0.1:{port}/lab/tree/notebooks/{notebook.name}")
             time.sleep(8)  # the page, the notebook and its kernel start
+            page = read_page(driver)
+            if not run:
+                return {"notebook": notebook.name, "page": page}
             menu(driver, "Run", "Run All Cells")
             first = watch(driver, timeout)
             menu(driver, "Kernel", "Restart Kernel and Run All Cells")
@@ -137,8 +182,12 @@ def drive(notebook: Path, budget: str, timeout: float) -> dict:
         finally:
             driver.quit()
             lab.terminate()
-            lab.wait(timeout=30)
-        return {"notebook": notebook.name, "budget": budget, "run all": first, "restart and run all": second}
+            try:
+                lab.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a kernel still shutting down
+                lab.kill()
+        return {"notebook": notebook.name, "budget": budget, "page": page, "run all": first,
+                "restart and run all": second}  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -150,12 +199,19 @@ def main() -> int:
     parser.add_argument("--silent", type=float, default=10.0, help="longest acceptable stretch without output (s)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per Run All")
     parser.add_argument("--json", type=Path, help="write the report here too")
+    parser.add_argument("--open-only", action="store_true", help="only read the opened page; run nothing")
     args = parser.parse_args()
     reports, bad = [], False
     for notebook in args.notebooks:
-        report = drive(notebook, args.budget, args.timeout)
+        report = drive(notebook, args.budget, args.timeout, run=not args.open_only)
         reports.append(report)
-        for stage in ("run all", "restart and run all"):
+        page = report["page"]
+        print(f"{notebook.name}, as opened: {page['markdown cells']} markdown cells")
+        for problem in ("not rendered by myst", "raw myst", "version warnings"):
+            bad |= bool(page[problem])
+            for item in page[problem]:
+                print(f"  {problem}: {item[:200]!r}")
+        for stage in ("run all", "restart and run all") if not args.open_only else ():
             result = report[stage]
             long = {cell: s for cell, s in result["silent"].items() if s > args.silent}
             bad |= bool(long) or bool(result["stderr"]) or not result["finished"]
