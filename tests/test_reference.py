@@ -15,7 +15,6 @@ from cnnbook.runs.reference import (
     fingerprint,
     load_reference,
     matching_reference,
-    reference_curves,
     reference_runs,
     reference_table,
     select_runs,
@@ -115,14 +114,10 @@ def _fake(results, run_id, budget, epochs):
     save_checkpoint(path / "checkpoint.pt", get_model("resnet20"))
 
 
-def test_reference_curves_and_best_trained_use_a_stored_run_only_when_there_is_one(tmp_path, capsys):
+def test_best_trained_uses_a_stored_run_only_when_there_is_one(tmp_path):
     history, model = History([{"epoch": 1}, {"epoch": 2}]), get_model("resnet20")
-    assert reference_curves("resnet20", "quick", results=tmp_path) == {}
-    assert "python -m cnnbook reproduce --budget quick --only resnet20" in capsys.readouterr().out
     assert best_trained(model, history, "resnet20", "quick", results=tmp_path) == (model, "this run (quick, 2 epochs)")
     _fake(tmp_path, "resnet20", "quick", epochs=3)
-    runs = reference_curves("resnet20", "quick", results=tmp_path)
-    assert list(runs) == ["reference (quick, cpu, 1.0 min)"] and len(runs["reference (quick, cpu, 1.0 min)"]) == 3
     shown, label = best_trained(model, history, "resnet20", "quick", results=tmp_path)
     assert shown is not model and label == "reference (quick, cpu, 1.0 min)" and not shown.training
     assert (

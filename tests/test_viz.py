@@ -94,9 +94,10 @@ def test_live_plot_draws_once_then_redraws_in_place(monkeypatch, tiny_split):
         callbacks=[live],
     )
     assert [kind for kind, _ in shown] == ["display", "update", "update"]
-    lines = {line.get_label(): line for line in shown[-1][1].axes[0].get_lines()}
-    assert set(lines) == {"live train", "live val", "reference train"}
-    assert list(lines["live train"].get_xdata()) == [1, 2, 3]
+    fig = shown[-1][1]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["live", "reference", "training", "validation"]
+    live_train, live_val, reference_train = fig.axes[0].get_lines()  # one legend for both panels
+    assert list(live_train.get_xdata()) == [1, 2, 3] and list(reference_train.get_xdata()) == [1]
 
 
 def test_show_augmentation_shows_originals_over_their_augmented_copies():
@@ -213,6 +214,22 @@ def test_plot_history_ticks_whole_epochs_only():
     fig = viz.plot_history(fake_history(3))
     fig.canvas.draw()
     assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+
+
+def test_plot_history_shades_the_small_image_epochs_it_has_reached():
+    fig = viz.plot_history(fake_history(3), small_epochs=10)
+    (band,) = fig.axes[0].patches
+    assert band.get_x() == 0.5 and band.get_width() == 3  # epochs 1-3 of the 10 so far
+    assert fig.legends[0].get_texts()[-1].get_text() == "smaller training images"
+
+
+def test_every_plot_function_draws_in_the_books_style():
+    plots = [f for name, f in vars(viz).items() if name.startswith(("plot_", "show_", "explore_")) and callable(f)]
+    unstyled = [f.__name__ for f in plots if not getattr(f, "styled", False)]
+    assert unstyled == ["show_source", "show_table"]  # text, not figures
+    fig = viz.plot_bars({"a": 0.5, "b": 0.7}, "accuracy")
+    assert not fig.axes[0].spines["top"].get_visible()
+    assert matplotlib.colors.to_hex(fig.axes[0].patches[0].get_facecolor()) == viz.COLORS[0].lower()
 
 
 def test_layer_trace_shares_one_log_scale_and_leaves_an_unknown_step_blank():

@@ -29,7 +29,7 @@ from ..storage import write_json
 from ..training.device import default_device, resolve_precision
 from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.history import History
-from ..training.recipe import Recipe
+from ..training.recipe import Recipe, recipe_for
 from .viz import LivePlot
 
 
@@ -232,25 +232,28 @@ def train_chapter_model(
     spec = RunSpec(name, "chapter", cfg.chapter, seed=seed)
     choice = choose(spec, cfg.name, train)
     reference = choice.reference
-    others = {reference.label: reference.history} if reference is not None else {}
+    others = {"reference run": reference.history} if reference is not None else {}
+    small = recipe_for(name, cfg.chapter).small_epochs  # shaded on the curves
     if choice.yours:
         run = _from_yours(spec, choice.shown, device)
         print(f"Showing {run.source}. Set TRAIN = True to train it again.")
         build_log(f"{name}: showing your run")
-        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch")(run.history)
+        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch", small_epochs=small)(run.history)
         return run
     if choice.shown is not None:
         print(f"Showing the stored reference run: {choice.why}. Set TRAIN = True to train it here instead.")
         build_log(f"{name}: showing the stored reference run")
-        LivePlot(reference.label, title=f"{name}: the stored reference run, epoch by epoch")(reference.history)
+        title = f"{name}: the stored reference run, epoch by epoch"
+        LivePlot("reference run", title=title, small_epochs=small)(reference.history)
         return _from_reference(spec, reference, device)
     done = yours.unfinished_epochs(spec, cfg.name)
     resuming = f"; resuming your interrupted run after epoch {done}" if done else ""
     print(f"Training {name} here ({choice.why}{resuming}).")
     live = LivePlot(
-        f"your run ({cfg.name})",
+        "your run",
         others,
         title=f"{name}: your run (updated every epoch)" + (" and the reference run" if reference else ""),
+        small_epochs=small,
     )
     callbacks = [live, _epoch_log(name, cfg.chapter.epochs)]
     model, record = yours.train(spec, cfg.name, data, device=device, callbacks=callbacks)

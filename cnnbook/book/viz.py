@@ -7,16 +7,49 @@ chapter would otherwise run without a single figure and without a warning.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from cycler import cycler
 
 from ..training.history import History
 
-COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+# Okabe and Ito's colour-blind-safe palette (yellow last: it is faint on white).
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+# The book's one figure style: every plot function below draws with it (:func:`styled`).
+STYLE = {
+    "axes.prop_cycle": cycler(color=COLORS),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "font.size": 9,
+    "figure.titlesize": 11,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 4,
+    "image.cmap": "viridis",
+}
+
+
+def styled(plot):
+    """Draw ``plot``'s figure in the book's style (:data:`STYLE`), whatever the kernel's settings."""
+
+    @functools.wraps(plot)
+    def draw(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return plot(*args, **kwargs)
+
+    draw.styled = True
+    return draw
 
 
 def draw_inline_in_a_kernel() -> None:
@@ -33,43 +66,52 @@ def draw_inline_in_a_kernel() -> None:
 draw_inline_in_a_kernel()
 
 
+@styled
 def plot_history(
-    runs: History | Mapping[str, History], title: str | None = None, metrics: Sequence[str] = ("loss", "acc"), axes=None
+    runs: History | Mapping[str, History],
+    title: str | None = None,
+    metrics: Sequence[str] = ("loss", "acc"),
+    small_epochs: int = 0,
 ):
-    """Loss and accuracy per epoch; training solid, validation dashed; several runs overlaid."""
+    """Loss and accuracy per epoch, one panel each: training solid, validation dashed, one colour per
+    run, named once in a legend below the panels. The first ``small_epochs`` (trained on smaller
+    images, :attr:`~cnnbook.training.recipe.Recipe.small_epochs`) are shaded: validation, at full
+    size, dips there and recovers once training moves to full-size images."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
     if isinstance(runs, History):
         runs = {"": runs}
-    if axes is None:
-        fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
-        axes = axes[0]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False, layout="constrained")
+    axes = axes[0]
+    legend = []
     for (label, hist), color in zip(runs.items(), COLORS * 10):
         for ax, metric in zip(axes, metrics):
             scale = 100 if metric == "acc" else 1
             for split, style in (("train", "-"), ("val", "--")):
                 key = f"{split}_{metric}"
                 if hist.records and key in hist.last:
-                    name = f"{label} {split}".strip()
-                    ax.plot(
-                        hist["epoch"],
-                        [scale * v for v in hist[key]],
-                        style,
-                        color=color,
-                        marker="o",
-                        markersize=3,
-                        label=name,
-                    )
-    from matplotlib.ticker import MaxNLocator
-
+                    ax.plot(hist["epoch"], [scale * v for v in hist[key]], style, color=color, marker="o", markersize=3)
+        if label:
+            legend.append(Line2D([], [], color=color, marker="o", markersize=3, label=label))
+    legend += [Line2D([], [], color="0.35", linestyle=style, label=name)
+               for style, name in (("-", "training"), ("--", "validation"))]  # fmt: skip
+    last = max((h["epoch"][-1] for h in runs.values() if h.records), default=0)
+    shaded = min(small_epochs, last)
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
         ax.set_ylabel("accuracy (%)" if metric == "acc" else metric)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if shaded:
+            ax.axvspan(0.5, shaded + 0.5, color="0.92", zorder=0)
+    if shaded:
+        legend.append(Patch(color="0.92", label="smaller training images"))
+    fig.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 5))
     if title:
-        axes[0].figure.suptitle(title)
-    axes[0].figure.tight_layout()
-    return axes[0].figure
+        fig.suptitle(title)
+    return fig
 
 
 class LivePlot:
@@ -80,14 +122,20 @@ class LivePlot:
     are drawn alongside from the start.
     """
 
-    def __init__(self, label: str = "this run", others: Mapping[str, History] | None = None, title: str | None = None):
-        self.label, self.others, self.title = label, dict(others or {}), title
+    def __init__(
+        self,
+        label: str = "this run",
+        others: Mapping[str, History] | None = None,
+        title: str | None = None,
+        small_epochs: int = 0,
+    ):
+        self.label, self.others, self.title, self.small_epochs = label, dict(others or {}), title, small_epochs
         self.handle = None
 
     def __call__(self, history: History) -> bool:
         from IPython.display import display
 
-        fig = plot_history({self.label: history, **self.others}, title=self.title)
+        fig = plot_history({self.label: history, **self.others}, title=self.title, small_epochs=self.small_epochs)
         if self.handle is None:
             self.handle = display(fig, display_id=True)
         else:
@@ -96,6 +144,7 @@ class LivePlot:
         return False  # never stops training
 
 
+@styled
 def show_images(
     images: torch.Tensor,
     labels: Sequence[int],
@@ -107,7 +156,7 @@ def show_images(
     """A grid of uint8 images with their true labels (and predictions: green right, red wrong)."""
     n = len(images)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.75 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.75 * nrows), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -121,15 +170,17 @@ def show_images(
         ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_feature_maps(
     maps: Mapping[str, torch.Tensor], image_index: int = 0, channels: int = 8, title: str | None = None
 ):
     """One row per layer: the first ``channels`` activation maps of one image."""
-    fig, axes = plt.subplots(len(maps), channels, figsize=(1.3 * channels, 1.5 * len(maps)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(maps), channels, figsize=(1.3 * channels, 1.5 * len(maps)), squeeze=False, layout="constrained"
+    )
     for row, (name, fmap) in zip(axes, maps.items()):
         fmap = fmap[image_index]
         for c, ax in enumerate(row):
@@ -140,10 +191,10 @@ def plot_feature_maps(
         row[0].set_ylabel(f"{name}\n{tuple(fmap.shape)}", fontsize=7, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def explore_feature_maps(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -198,6 +249,7 @@ def explore_feature_maps(
     return panel
 
 
+@styled
 def plot_filters(weight: torch.Tensor, ncols: int = 16, title: str | None = None):
     """First-layer convolution filters ``(out, 3, k, k)`` shown as small RGB patches."""
     w = weight.detach().cpu()
@@ -205,17 +257,19 @@ def plot_filters(weight: torch.Tensor, ncols: int = 16, title: str | None = None
         w.amax(dim=(1, 2, 3), keepdim=True) - w.amin(dim=(1, 2, 3), keepdim=True) + 1e-8
     )
     nrows = math.ceil(len(w) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(0.6 * ncols, 0.6 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(0.6 * ncols, 0.6 * nrows + 0.4), squeeze=False, layout="constrained"
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(w):
             ax.imshow(w[i].permute(1, 2, 0).numpy(), interpolation="nearest")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def show_cam(
     images: torch.Tensor,
     maps: torch.Tensor,
@@ -226,7 +280,7 @@ def show_cam(
 ):
     """Images (uint8) over their Grad-CAM maps: top row the images, bottom row the maps laid over them."""
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.6), squeeze=False, layout="constrained")
     for i in range(n):
         image = images[i].permute(1, 2, 0).cpu().numpy()
         axes[0, i].imshow(image)
@@ -242,13 +296,13 @@ def show_cam(
             ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_bars(values: Mapping[str, float], ylabel: str, title: str | None = None, percent: bool = False):
     """A labelled bar chart (e.g. per-class accuracy)."""
-    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(values)), 3.2))
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(values)), 3.2), layout="constrained")
     scale = 100 if percent else 1
     bars = ax.bar(list(values), [scale * v for v in values.values()], color=COLORS[0])
     ax.bar_label(bars, fmt="%.0f" if percent else "%.2g", fontsize=7)
@@ -256,10 +310,10 @@ def plot_bars(values: Mapping[str, float], ylabel: str, title: str | None = None
     ax.tick_params(axis="x", rotation=45)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def show_augmentation(images: torch.Tensor, seed: int = 0, padding: int = 4):
     """Top row the uint8 ``images``, bottom row the same images after the training augmentation.
 
@@ -270,7 +324,7 @@ def show_augmentation(images: torch.Tensor, seed: int = 0, padding: int = 4):
 
     augmented = augment_batch(images, torch.Generator().manual_seed(seed), padding=padding)
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), squeeze=False, layout="constrained")
     for row, (batch, label) in enumerate(((images, "original"), (augmented, "augmented"))):
         for i, ax in enumerate(axes[row]):
             ax.imshow(batch[i].permute(1, 2, 0).cpu().numpy())
@@ -278,10 +332,10 @@ def show_augmentation(images: torch.Tensor, seed: int = 0, padding: int = 4):
             ax.set_yticks([])
         axes[row, 0].set_ylabel(label, fontsize=9)
     fig.suptitle(f"Random {padding}-pixel crops and flips (seed {seed})")
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_gradient_profiles(
     profiles: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str = "‖gradient‖ / ‖weights‖"
 ):
@@ -290,7 +344,9 @@ def plot_gradient_profiles(
     ``profiles[panel][network]`` is a per-layer value from the input (left) to the output (right),
     such as :func:`cnnbook.analysis.probe.relative_gradient_norms` returns.
     """
-    fig, axes = plt.subplots(1, len(profiles), figsize=(5.5 * len(profiles), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(profiles), figsize=(5.5 * len(profiles), 3.6), sharey=True, squeeze=False, layout="constrained"
+    )
     for ax, (panel, nets) in zip(axes[0], profiles.items()):
         for name, values in nets.items():
             ax.semilogy(list(values), marker=".", label=name)
@@ -299,10 +355,10 @@ def plot_gradient_profiles(
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0, 0].set_ylabel(ylabel)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_feature_reuse(rows: Mapping[str, Mapping[str, torch.Tensor]]):
     """DenseNet feature-reuse heat maps (:func:`~cnnbook.models.densenet.feature_reuse_by_block`): one row
     of blocks per entry of ``rows`` (e.g. "at initialisation", "trained"); in each map the columns are
@@ -322,12 +378,13 @@ def plot_feature_reuse(rows: Mapping[str, Mapping[str, torch.Tensor]]):
     return fig
 
 
+@styled
 def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
                 title: str | None = None):  # fmt: skip
     """One marked line per entry of ``curves`` over the shared ``x`` (integer ticks when x is whole)."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
     for (label, ys), color in zip(curves.items(), COLORS * 10):
         ax.plot(list(x), list(ys), marker="o", color=color, label=label)
     if all(float(v).is_integer() for v in x):
@@ -339,10 +396,10 @@ def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabe
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_seed_curves(
     panels: Mapping[str, Mapping[str, Sequence[History]]],
     key: str = "train_acc",
@@ -357,7 +414,9 @@ def plot_seed_curves(
     """
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.4 * len(panels), 3.4), sharey=True, squeeze=False, layout="constrained"
+    )
     for ax, (panel, nets) in zip(axes[0], panels.items()):
         for (name, runs), color in zip(nets.items(), COLORS * 10):
             curves = torch.tensor([[transform(v) for v in h[key]] for h in runs])
@@ -373,10 +432,10 @@ def plot_seed_curves(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0, 0].set_ylabel(ylabel)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def plot_layer_trace(traces: Mapping[str, History], key: str = "rel_step", label: str = "relative step per epoch"):
     """Heat maps, one per network: the per-layer value ``key`` of :class:`~cnnbook.analysis.probe.LayerTrace`
     (rows: convolutions, input at the top; columns: epochs), on one shared log colour scale."""
@@ -400,13 +459,14 @@ def plot_layer_trace(traces: Mapping[str, History], key: str = "rel_step", label
     return fig
 
 
+@styled
 def plot_accuracy_vs_cost(points: Sequence[Mapping], costs: Sequence[str], title: str | None = None):
     """Scatter of ``point["accuracy"]`` (a fraction) against each cost column, one panel per cost.
 
     Each point is a dict with a ``"label"``, an ``"accuracy"`` and a value for every name in
     ``costs``; the label is written next to its dot.
     """
-    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 3.8), squeeze=False, layout="constrained")
     for ax, key in zip(axes[0], costs):
         for point, color in zip(points, COLORS * 10):
             xy = (point[key], 100 * point["accuracy"])
@@ -417,10 +477,10 @@ def plot_accuracy_vs_cost(points: Sequence[Mapping], costs: Sequence[str], title
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def annotated_heatmap(
     ax,
     values: torch.Tensor,
@@ -449,12 +509,13 @@ def annotated_heatmap(
     return image
 
 
+@styled
 def plot_scatter(
     points: Mapping[str, tuple[float, ...]], xlabel: str, ylabel: str, title: str | None = None, padding: float = 0.5
 ):
     """Labelled points ``{label: (x, y)}`` or ``{label: (x, y, yerr)}`` (error bars, e.g. the seeds'
     standard deviation), the x axis starting at 0, the y axis ``padding`` (in y units) beyond the bars."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    fig, ax = plt.subplots(figsize=(4.5, 3.4), layout="constrained")
     for (label, (x, y, *err)), color in zip(points.items(), COLORS * len(points)):
         ax.errorbar(x, y, yerr=err[0] if err else None, fmt="o", markersize=7, capsize=4, color=color)
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4))
@@ -467,7 +528,6 @@ def plot_scatter(
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 

@@ -297,18 +297,6 @@ def longest_reference(run_id: str, results: Path = RESULTS) -> RunRecord | None:
     return max(found, key=lambda r: len(r.history), default=None)
 
 
-def reference_curves(run_id: str, budget: str, results: Path = RESULTS) -> dict[str, History]:
-    """``{label: history}`` of the stored reference of ``run_id`` at ``budget``; empty (and says so) if none."""
-    reference = load_reference(run_id, budget, results)
-    if reference is None:
-        print(
-            f"No stored reference run of {run_id} at budget {budget!r} to compare with "
-            f"(python -m cnnbook reproduce --budget {budget} --only {run_id} makes one)."
-        )
-        return {}
-    return {reference.label: reference.history}
-
-
 def best_trained(
     model: torch.nn.Module, history: History, run_id: str, budget: str, results: Path = RESULTS
 ) -> tuple[torch.nn.Module, str]:
