@@ -14,7 +14,9 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
 * some visible text in <main>/<article> (prose, table cells, cell outputs, captions, code) has a contrast ratio under
   3:1 against the background it is drawn on (the first opaque background among its ancestors), in the theme's light
   mode or its dark mode (<html data-theme="dark">, chosen through localStorage as the theme's switch does): light text
-  left on a white output box, or dark text on the dark page; or the page did not switch to dark mode.
+  left on a white output box, or dark text on the dark page; or the page did not switch to dark mode;
+* a feature-map explorer on it (cnnbook.book.explorer), in light or dark mode, does not change its picture when another
+  layer is chosen or the image slider is moved, both from the keyboard.
 
 Failed requests to external hosts (CDN-hosted require.js, widget managers) are only warnings, counted per host: CI runs
 without internet, so they say nothing about the site. Full-page PNGs of each chapter page, light and dark
@@ -39,6 +41,8 @@ from urllib.parse import urlsplit
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -197,6 +201,7 @@ def check_page(
         if found := pattern.search(outputs):
             problems.append(f"an output shows {what}: {found.group(0).strip()!r}")
     problems += low_contrast(driver, "light")
+    problems += check_explorers(driver, "light")
     if shot:
         screenshot(driver, shot)
     problems += check_phone(driver)
@@ -219,6 +224,23 @@ def check_page(
         elif source == "javascript" or "Uncaught" in message:
             problems.append(f"JavaScript error: {message.replace(base, '')}")
     return problems, f"images {sum(loaded for _, loaded, _ in images)}/{len(images)}"
+
+
+def check_explorers(driver: webdriver.Chrome, mode: str) -> list[str]:
+    """Use every feature-map explorer on the open page as a keyboard user would: the arrow keys on its layer menu
+    must change the maps, on its slider the image. Leaves each explorer as it found it."""
+    problems = []
+    for number, root in enumerate(driver.find_elements(By.CSS_SELECTOR, ".cnnbook-explorer"), 1):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", root)
+        for control, picture, what in (("select", ".cnnbook-maps", "another layer"),
+                                       ("input[type=range]", ".cnnbook-input", "another image")):  # fmt: skip
+            element, shown = root.find_element(By.CSS_SELECTOR, control), root.find_element(By.CSS_SELECTOR, picture)
+            before = shown.get_attribute("src")
+            element.send_keys(Keys.ARROW_DOWN if control == "select" else Keys.ARROW_RIGHT)
+            if shown.get_attribute("src") == before:
+                problems.append(f"{mode} mode: explorer {number}: choosing {what} did not change the picture")
+            element.send_keys(Keys.ARROW_UP if control == "select" else Keys.ARROW_LEFT)
+    return problems
 
 
 PHONE_WIDTH = 390  # CSS pixels of a common phone's viewport (iPhone 12-15)
@@ -261,7 +283,7 @@ def check_dark(driver: webdriver.Chrome, shot: Path | None) -> list[str]:
         settle(driver)
         if driver.execute_script("return document.documentElement.dataset.theme") != "dark":
             return ["dark mode: the page did not switch (no <html data-theme='dark'>)"]
-        problems = low_contrast(driver, "dark")
+        problems = low_contrast(driver, "dark") + check_explorers(driver, "dark")
         if shot:
             screenshot(driver, shot)
         return problems

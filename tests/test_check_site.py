@@ -159,3 +159,29 @@ def test_missing_browser_exits_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["check_site.py", str(tmp_path)])
     assert check_site.main() == 2
     assert "apt-get install chromium chromium-driver" in capsys.readouterr().err
+
+
+@needs_chromium
+def test_an_explorer_must_change_its_picture_from_the_keyboard_in_both_modes(tmp_path):
+    import re
+
+    import torch
+
+    from cnnbook import get_model
+    from cnnbook.book import viz
+
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    shown = viz.explorer(get_model("resnet20").eval(), images, [0, 1, 2], list("abc"), ["stem", "stages.2"], "stages.2")
+    working = shown._repr_html_()
+    dead = re.sub(r"<script>.*?</script>", "", working, flags=re.S)  # the controls without the script behind them
+    site = make_site(
+        tmp_path, {"notebooks/ok.html": f"<main>{working}</main>", "notebooks/dead.html": f"<main>{dead}</main>"}
+    )
+    out = check(site).stdout
+    assert "OK   notebooks/ok.html" in out
+    assert report(out, "notebooks/dead.html")[1:] == [
+        "- light mode: explorer 1: choosing another layer did not change the picture",
+        "- light mode: explorer 1: choosing another image did not change the picture",
+        "- dark mode: explorer 1: choosing another layer did not change the picture",
+        "- dark mode: explorer 1: choosing another image did not change the picture",
+    ]

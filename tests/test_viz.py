@@ -153,22 +153,6 @@ def test_plot_scatter_labels_every_point():
     plt.close(fig)
 
 
-def test_feature_map_explorer_redraws_the_chosen_layer_and_image():
-    import matplotlib.pyplot as plt
-
-    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
-    layers = ["stem", "stages.1"]
-    panel = viz.explore_feature_maps(get_model("resnet20").eval(), images, [0, 1, 2], list("abc"), layers)
-    layer, image = panel.layer, panel.image
-    assert list(layer.options) == layers and (image.min, image.max) == (0, 2)
-    assert plt.gcf()._suptitle.get_text().startswith("stem: (16, 32, 32)")  # drawn on creation
-    layer.value, image.value = "stages.1", 2
-    fig = plt.gcf()
-    assert fig._suptitle.get_text().startswith("stages.1: (32, 16, 16)")
-    assert fig.axes[0].get_title() == "c"  # the third image's class
-    plt.close("all")
-
-
 def test_a_kernel_with_mplbackend_agg_still_draws_figures_inline(tmp_path):
     """MPLBACKEND=Agg (servers, containers) would execute a chapter without a figure: importing viz fixes that."""
     import os

@@ -17,6 +17,7 @@ import torch
 from cycler import cycler
 
 from ..training.history import History
+from .explorer import explorer as explorer  # viz.explorer: the kernel-free feature-map explorer
 
 # Okabe and Ito's colour-blind-safe palette (yellow last: it is faint on white).
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
@@ -192,61 +193,6 @@ def plot_feature_maps(
     if title:
         fig.suptitle(title)
     return fig
-
-
-@styled
-def explore_feature_maps(
-    model: torch.nn.Module,
-    images: torch.Tensor,
-    labels: Sequence[int],
-    classes: Sequence[str],
-    layers: Sequence[str],
-    channels: int = 16,
-):
-    """A layer dropdown and an image slider over the feature maps of ``images`` (uint8), via ipywidgets.
-
-    Returns the panel (``.layer`` and ``.image`` are its two controls); as the last line of a cell it
-    displays itself, under the first layer's maps of the first image, drawn at once. A change of either
-    control redraws the maps in the panel, which needs a live kernel (JupyterLab, Colab).
-
-    The first drawing is made as the cell runs, outside any widget: ``ipywidgets.interactive`` would
-    draw it inside an output widget, and headless runners (papermill, nbmake, the book build; nbclient
-    issue 312) then wait forever, at random, for that cell to end.
-    """
-    import ipywidgets as widgets
-
-    from ..analysis.probe import feature_maps
-    from ..data import normalize
-
-    maps = feature_maps(model, normalize(images), list(layers))
-
-    def show(layer: str, image: int) -> None:
-        fig, axes = plt.subplots(1, channels + 1, figsize=(1.1 * (channels + 1), 1.6))
-        axes[0].imshow(images[image].permute(1, 2, 0).cpu().numpy())
-        axes[0].set_title(classes[int(labels[image])], fontsize=8)
-        for c, ax in enumerate(axes[1:]):
-            if c < maps[layer].shape[1]:
-                ax.imshow(maps[layer][image, c].numpy(), cmap="viridis")
-        for ax in axes:
-            ax.axis("off")
-        fig.suptitle(f"{layer}: {tuple(maps[layer].shape[1:])}, first {channels} channels", fontsize=9)
-        plt.show()
-
-    layer = widgets.Dropdown(options=list(layers), description="layer")
-    image = widgets.IntSlider(0, 0, len(images) - 1, description="image")
-    drawing = widgets.Output()
-
-    def redraw(change=None) -> None:
-        with drawing:
-            drawing.clear_output(wait=True)
-            show(layer.value, image.value)
-
-    layer.observe(redraw, names="value")
-    image.observe(redraw, names="value")
-    show(layer.value, image.value)  # the first drawing, in the cell's own output
-    panel = widgets.VBox([widgets.HBox([layer, image]), drawing])
-    panel.layer, panel.image = layer, image
-    return panel
 
 
 @styled
