@@ -114,6 +114,20 @@ class Split:
         """A random subset of ``n`` examples, or all of them when the split has fewer (a small budget's)."""
         return self.take(min(n, len(self)), seed)
 
+    def recompressed(self, quality: int) -> Split:
+        """The same examples with every image JPEG-encoded once more at ``quality`` (Pillow) and decoded:
+        how much a model's accuracy moves under compression artefacts it was not trained on."""
+        import io
+
+        from PIL import Image
+
+        def roundtrip(image: torch.Tensor) -> torch.Tensor:
+            buffer = io.BytesIO()
+            Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(buffer, format="JPEG", quality=quality)
+            return torch.from_numpy(np.array(Image.open(buffer).convert("RGB"))).permute(2, 0, 1)
+
+        return Split(torch.stack([roundtrip(image) for image in self.images]), self.labels.clone())
+
     def batches(
         self,
         batch_size: int,

@@ -236,3 +236,13 @@ def test_a_sample_for_a_grid_spreads_over_the_classes_of_a_sorted_split():
     assert not torch.equal(idx, sorted_split.sample_indices(16, seed=4))
     with pytest.raises(ValueError, match="between 1 and 100"):
         sorted_split.sample(0)
+
+
+def test_recompressed_images_change_more_at_lower_quality_and_keep_their_labels(tiny_split):
+    def change(quality):
+        again = tiny_split.recompressed(quality)
+        assert again.images.dtype == torch.uint8 and again.images.shape == tiny_split.images.shape
+        assert torch.equal(again.labels, tiny_split.labels)
+        return (again.images.float() - tiny_split.images.float()).abs().mean().item()
+
+    assert 0 < change(95) < change(50) < change(10)
