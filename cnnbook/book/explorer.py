@@ -66,7 +66,7 @@ STYLE = """
 .cnnbook-explorer .cnnbook-input, .cnnbook-explorer .cnnbook-cam { width: 96px; }
 .cnnbook-explorer .cnnbook-maps { width: min(100%, 34em); }
 .cnnbook-explorer figure { margin: 0; }
-.cnnbook-explorer figcaption { font-size: 0.85em; margin-top: 0.3em; }
+.cnnbook-explorer figcaption { color: inherit; font-size: 0.85em; margin-top: 0.3em; }
 """
 
 

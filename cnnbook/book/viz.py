@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
-from cycler import cycler
+from matplotlib import cycler
 
 from ..training.history import History
 from .explorer import explorer as explorer  # viz.explorer: the kernel-free feature-map explorer
