@@ -317,9 +317,7 @@ def class_transfer_experiment(
     elif choice.yours:
         build_log("class transfer: showing your run")
         runs = [choice.shown]
-        p = choice.shown.provenance
-        source = (f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} "
-                  "min); set TRAIN = True to run it again")  # fmt: skip
+        source = f"{_your_source(choice.shown)}; set TRAIN = True to run it again"
     else:
         build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
         print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes, then frozen features, fine-tuning "
@@ -345,9 +343,16 @@ def _from_reference(spec: RunSpec, reference: RunRecord, device: torch.device) -
 def _from_yours(spec: RunSpec, record: RunRecord, device: torch.device, model: nn.Module | None = None) -> ChapterRun:
     """Your run in ``record`` (``model``: its weights, when it was just trained; else loaded)."""
     p = record.provenance
-    source = f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} min)"
     model = record.model(device) if model is None else model.to(device).eval()
-    return ChapterRun(spec, p["budget"], model, record.history, p["wall_minutes"], source, folder=record.path)
+    return ChapterRun(
+        spec, p["budget"], model, record.history, p["wall_minutes"], _your_source(record), folder=record.path
+    )
+
+
+def _your_source(record: RunRecord) -> str:
+    """How a page names your run: "your run of 3 Dec 14:05 (smoke, cpu, 0.4 min)"."""
+    p = record.provenance
+    return f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} min)"
 
 
 def _epoch_log(name: str, epochs: int):
