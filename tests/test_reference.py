@@ -66,7 +66,7 @@ def test_reference_set_has_chapter_side_and_transfer_runs():
     quick = get_budget("quick")
     ids = [r.run_id for r in reference_runs(quick) if r.seed == 0]
     assert ids[:3] == list(CHAPTER_MODELS) and "side-plain56" in ids and "side-preact_resnet56" in ids
-    assert ids[-1] == "transfer-resnet20"
+    assert ids[-3:] == ["transfer-resnet20", "aux-on-googlenet_cifar", "aux-off-googlenet_cifar"]
     side = next(r for r in reference_runs(quick) if r.run_id == "side-plain20")
     assert side.recipe == quick.side.with_(precision="fp32")
 
@@ -76,7 +76,11 @@ def test_only_selects_run_ids_or_whole_kinds():
     assert [r.folder for r in select_runs(quick, ["resnet20"])] == ["resnet20", "resnet20.seed1", "resnet20.seed2"]
     assert [r.run_id for r in select_runs(quick, ["side"], [0])] == [f"side-{m}" for m in SIDE_MODELS]
     assert [r.run_id for r in select_runs(quick, ["chapter"], [0])] == list(CHAPTER_MODELS)
-    assert len(select_runs(quick, seeds=[0])) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1
+    assert [r.run_id for r in select_runs(quick, ["aux-on", "aux-off"], [0])] == [
+        "aux-on-googlenet_cifar",
+        "aux-off-googlenet_cifar",
+    ]
+    assert len(select_runs(quick, seeds=[0])) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1 + 2
     with pytest.raises(ValueError, match="matches no reference run; valid: .*resnet20"):
         select_runs(quick, ["vgg"])
 
@@ -85,6 +89,16 @@ def test_side_runs_are_fp32_and_chapter_runs_use_the_default_precision():
     specs = reference_runs(get_budget("quick"))
     assert {s.recipe.precision for s in specs if s.kind == "side"} == {"fp32"}
     assert {s.recipe.precision for s in specs if s.kind == "chapter"} == {"auto"}
+
+
+def test_the_auxiliary_classifier_runs_differ_only_in_their_heads(cifar, tmp_path):
+    on, off = (s for s in reference_runs(get_budget("smoke")) if s.kind.startswith("aux") and s.seed == 0)
+    assert (on.extra, off.extra) == ({"aux_logits": True}, {"aux_logits": False}) and on.recipe == off.recipe
+    assert on.recipe.precision == "fp32" and on.fingerprint() != off.fingerprint()
+    reproduce("smoke", [on.run_id], results=tmp_path, progress=False)
+    ref = load_reference(on.run_id, "smoke", results=tmp_path)
+    assert "train_aux_loss" in ref.history.last and ref.model().aux_logits  # rebuilt with its heads
+    assert not stale_references(tmp_path)
 
 
 def test_reproduce_writes_history_checkpoint_and_provenance(cifar, tmp_path):
@@ -144,7 +158,7 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
 def test_every_run_is_stored_at_each_seed_of_its_budget():
     quick = get_budget("quick")
     runs = reference_runs(quick)
-    assert quick.seeds >= 3 and len(runs) == quick.seeds * (len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1)
+    assert quick.seeds >= 3 and len(runs) == quick.seeds * (len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1 + 2)
     assert len({r.folder for r in runs}) == len(runs)
     assert [r.folder for r in runs if r.run_id == "side-plain56"] == [
         "side-plain56",

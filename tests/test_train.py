@@ -6,6 +6,7 @@ import torch
 
 import cnnbook
 from cnnbook.runs.reference import fingerprint
+from cnnbook.training import loop
 from cnnbook.training.checkpoint import load_checkpoint
 from cnnbook.training.evaluation import evaluate_with_flip, per_class_accuracy
 from cnnbook.training.history import DETERMINISTIC_KEYS
@@ -37,6 +38,22 @@ def test_history_has_the_promised_keys(tiny_split):
     assert set(h.last) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"}
     assert len(h) == 1 and h.last["images"] == 48  # two full batches of 24; the last 16 images are dropped
     assert h.last["images_per_s"] == pytest.approx(48 / h.last["seconds"])
+
+
+def test_auxiliary_classifiers_add_their_weighted_loss_to_the_main_one(tiny_split, monkeypatch):
+    def train(weight):
+        monkeypatch.setattr(loop, "AUX_WEIGHT", weight)
+        cnnbook.set_seed(0)
+        model = cnnbook.get_model("googlenet_cifar", aux_logits=True)
+        history = fit(model, tiny_split, tiny_split, recipe(epochs=2, lr=0.05), device="cpu", progress=False)
+        return model, history
+
+    model, history = train(0.3)
+    unweighted, _ = train(0.0)  # the heads run (same random stream) but send no gradient
+    assert all(r["train_aux_loss"] > 0 for r in history.records)
+    assert not torch.equal(model.stem[0].conv.weight, unweighted.stem[0].conv.weight)
+    _, plain = small_run(tiny_split, epochs=1)
+    assert "train_aux_loss" not in plain.last
 
 
 def test_same_seed_same_history_another_seed_another(tiny_split):

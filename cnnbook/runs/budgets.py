@@ -26,6 +26,7 @@ class Budget:
     name: str
     chapter: Recipe  # each chapter's model
     side: Recipe  # short side experiments: degradation, block and architecture comparisons
+    ablation: Recipe  # Chapter 2's auxiliary classifiers on and off (fp32: the arms differ by little)
     pretrain: Recipe  # the class-transfer experiment's pretraining (cnnbook.experiments.class_transfer)
     few_shot: FewShot  # and its few-shot stage (cnnbook.experiments.class_transfer)
     transfer: Recipe  # fine-tuning torchvision's ImageNet models (cnnbook.experiments.finetune.fine_tune)
@@ -61,6 +62,7 @@ BUDGETS = {
         "smoke",
         chapter=Recipe(epochs=1, subset=2048, batch_size=128, lr=0.2),
         side=Recipe(epochs=1, subset=512, batch_size=128, lr=0.2),
+        ablation=Recipe(epochs=1, subset=512, batch_size=128, lr=0.2, precision="fp32"),
         pretrain=Recipe(epochs=1, subset=1024, batch_size=128, lr=0.2),
         few_shot=FewShot(shots=20, epochs=3),
         transfer=FINE_TUNE.with_(epochs=1),
@@ -73,6 +75,7 @@ BUDGETS = {
         "quick",
         chapter=Recipe(epochs=14, batch_size=256, lr=0.4, small_epochs=10),
         side=Recipe(epochs=20, subset=2000, batch_size=64, lr=0.1),
+        ablation=Recipe(epochs=14, subset=10_000, batch_size=128, lr=0.2, small_epochs=10, precision="fp32"),
         pretrain=Recipe(epochs=6, batch_size=256, lr=0.4),
         few_shot=FewShot(),
         transfer=FINE_TUNE,
@@ -86,6 +89,7 @@ BUDGETS = {
         "full",
         chapter=Recipe(epochs=40, batch_size=256, lr=0.4),
         side=Recipe(epochs=30, batch_size=128, lr=0.2),
+        ablation=Recipe(epochs=40, batch_size=256, lr=0.4, precision="fp32"),
         pretrain=Recipe(epochs=30, batch_size=256, lr=0.4),
         few_shot=FewShot(),
         transfer=FINE_TUNE.with_(epochs=3),

@@ -59,10 +59,19 @@ class RunRecord:
 
     def model(self, device: torch.device | str = "cpu"):
         """The run's trained model (eval mode), from the folder's ``checkpoint.pt``."""
-        num_classes = self.provenance["run"].get("extra", {}).get("num_classes", 10)
-        model = get_model(self.provenance["run"]["model"], num_classes=num_classes)
+        run = self.provenance["run"]
+        model = build_model(run["model"], run.get("extra", {}))
         load_checkpoint(self.path / "checkpoint.pt", model)
         return model.to(device).eval()
+
+
+# A run's extra settings that are its model builder's keyword arguments (the rest configure the run).
+MODEL_SETTINGS = ("num_classes", "aux_logits")
+
+
+def build_model(model: str, extra: dict):
+    """Registry model ``model`` as a run with the extra settings ``extra`` builds it (:data:`MODEL_SETTINGS`)."""
+    return get_model(model, **{k: v for k, v in extra.items() if k in MODEL_SETTINGS})
 
 
 def write_record(out: Path, model: str, history: History, test: dict, about: dict, extra: dict | None = None) -> None:

@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..models import get_model, list_models
+from ..models import list_models
 from ..training.history import History
 from ..training.loop import LOOP_VERSION
 from ..training.recipe import Recipe, recipe_for
 from .budgets import BUDGETS, Budget, get_budget
-from .record import RunRecord, read_record
+from .record import RunRecord, build_model, read_record
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 CHAPTER_MODELS = ("resnet20", "googlenet_cifar", "densenet_cifar")
@@ -36,6 +36,9 @@ SIDE_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "preact_resnet20", 
 SIDE_PRECISION = "fp32"
 SIDE_VAL_IMAGES = 1000  # validated after every epoch on this many images: the training error is what they compare
 TRANSFER_MODEL = "resnet20"
+# Chapter 2's auxiliary-classifier study: the chapter's GoogLeNet trained with its side heads on and off.
+AUX_MODEL = "googlenet_cifar"
+AUX_KINDS = {"aux-on": True, "aux-off": False}  # kind: aux_logits
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,7 @@ class RunSpec:
         return self.seed == 0
 
     def fingerprint(self, seed: int | None = None) -> str:
-        num_classes = self.extra.get("num_classes", 10)
-        rest = {k: v for k, v in self.extra.items() if k != "num_classes"}
-        seed = self.seed if seed is None else seed
-        return fingerprint(self.model, self.recipe, seed, num_classes=num_classes, **rest)
+        return fingerprint(self.model, self.recipe, self.seed if seed is None else seed, **self.extra)
 
 
 def run_id(model: str, kind: str = "chapter") -> str:
@@ -87,8 +87,8 @@ def run_folder(run_id: str, seed: int = 0) -> str:
 
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
-    and the class-transfer experiment (:mod:`cnnbook.experiments.class_transfer`), each at seeds 0 to
-    ``cfg.seeds - 1`` (all of seed 0 first)."""
+    the class-transfer experiment (:mod:`cnnbook.experiments.class_transfer`) and the auxiliary-classifier
+    study (:data:`AUX_KINDS`, the ablation recipe), each at seeds 0 to ``cfg.seeds - 1`` (all of seed 0 first)."""
     from ..experiments.class_transfer import SOURCE_CLASSES, settings_dict
 
     models = list_models()
@@ -97,6 +97,7 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     runs += [RunSpec(m, "side", side) for m in SIDE_MODELS if m in models]
     few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(cfg.few_shot)}
     runs.append(RunSpec(TRANSFER_MODEL, "transfer", cfg.pretrain, few_shot))
+    runs += [RunSpec(AUX_MODEL, kind, cfg.ablation, {"aux_logits": on}) for kind, on in AUX_KINDS.items()]
     return [replace(run, seed=seed) for seed in range(cfg.seeds) for run in runs]
 
 
@@ -138,7 +139,7 @@ def train_run(spec: RunSpec, data, **fit_options) -> tuple[torch.nn.Module, Hist
     from ..training.loop import fit, set_seed
 
     set_seed(spec.seed)
-    model = get_model(spec.model)
+    model = build_model(spec.model, spec.extra)
     callbacks = list(fit_options.pop("callbacks", ()))
     val = data.val
     if spec.kind == "side":  # a fixed batch of the images the run trains on
@@ -157,12 +158,15 @@ def architecture_signature(model: nn.Module) -> str:
     return hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
 
 
-def fingerprint(model: str, recipe: Recipe, seed: int, num_classes: int = 10, **extra) -> str:
-    """What decides a run's result, hashed: the model and its architecture, the recipe, the seed,
-    the training loop's version and any ``extra`` settings (JSON-serialisable)."""
+def fingerprint(model: str, recipe: Recipe, seed: int, **extra) -> str:
+    """What decides a run's result, hashed: the model and its architecture (built with the
+    :data:`~cnnbook.runs.record.MODEL_SETTINGS` among ``extra``), the recipe, the seed, the
+    training loop's version and the other ``extra`` settings (JSON-serialisable)."""
+    architecture = architecture_signature(build_model(model, extra))
+    extra = {k: v for k, v in extra.items() if k != "num_classes"}  # the architecture holds it
     record = {
         "model": model,
-        "architecture": architecture_signature(get_model(model, num_classes=num_classes)),
+        "architecture": architecture,
         "recipe": recipe_for(model, recipe).as_dict(),
         "seed": seed,
         "loop_version": LOOP_VERSION,

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..data import CIFAR10, Split
 from ..models import get_model
+from ..models.inception import InceptionOutputs
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import autocast, configure_backends, default_device, resolve_precision
@@ -34,6 +35,9 @@ Scheduler = torch.optim.lr_scheduler.LRScheduler
 # Bump when the loop changes what a recipe trains (augmentation, loss, update order): every stored
 # run's fingerprint then stops matching and `make test` lists the references to rerun.
 LOOP_VERSION = 1
+# Szegedy et al.'s discount on the auxiliary classifiers' losses (a network returning
+# InceptionOutputs in training mode): loss = main + AUX_WEIGHT * sum of the auxiliary losses.
+AUX_WEIGHT = 0.3
 CHECK_EVERY = 20  # steps between checks that the loss is still finite (each one syncs with the device)
 
 
@@ -210,27 +214,35 @@ def train_epoch(
     progress: bool = False,
     kept: str = "No checkpoint was written.",
 ) -> dict:
-    """One pass over ``batches``, an optimiser (and scheduler) step per batch: mean loss ``loss``,
-    accuracy ``acc`` and images ``n``, summed over every process. Raises :class:`TrainingDiverged`
-    (its message ends with ``kept``, what survives) when the loss stops being finite."""
+    """One pass over ``batches``, an optimiser (and scheduler) step per batch: mean loss ``loss`` and
+    accuracy ``acc`` of the (main) classifier, images ``n``, summed over every process, and for a
+    GoogLeNet with auxiliary classifiers their summed loss ``aux_loss`` (weighted :data:`AUX_WEIGHT`).
+    Raises :class:`TrainingDiverged` (its message ends with ``kept``, what survives) when the loss
+    stops being finite."""
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
+    aux_sum, has_aux = torch.zeros((), device=device), False  # the auxiliary classifiers' losses, if any
     correct = torch.zeros((), device=device, dtype=torch.long)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     n = 0
     bar = _progress_bar(steps, desc, progress)
     for step, (x, y) in enumerate(batches):
         with autocast(device, precision):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            output = model(x)
+        logits, aux = (output.logits, output.aux) if isinstance(output, InceptionOutputs) else (output, ())
+        main = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        side = sum(F.cross_entropy(a.float(), y, label_smoothing=label_smoothing) for a in aux)
+        loss = main + AUX_WEIGHT * side if aux else main
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        detached = loss.detach()
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), step, first_bad)
-        loss_sum += detached * len(y)
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
+        loss_sum += main.detach() * len(y)
+        if aux:
+            aux_sum += side.detach() * len(y)
+            has_aux = True
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
         if bar is not None:
@@ -241,17 +253,19 @@ def train_epoch(
         bar.close()
     _raise_if_diverged(first_bad, desc, optimizer, kept)
     totals = distributed.all_reduce(
-        torch.stack([loss_sum, correct.to(loss_sum.dtype), torch.tensor(float(n), device=device)])
+        torch.stack([loss_sum, aux_sum, correct.to(loss_sum.dtype), torch.tensor(float(n), device=device)])
     )
-    loss_total, correct_total, n_total = totals.tolist()
-    return {"loss": loss_total / n_total, "acc": correct_total / n_total, "n": int(n_total)}
+    loss_total, aux_total, correct_total, n_total = totals.tolist()
+    sums = {"loss": loss_total / n_total, "acc": correct_total / n_total, "n": int(n_total)}
+    return {**sums, "aux_loss": aux_total / n_total} if has_aux else sums
 
 
 def epoch_record(epoch: int, sums: dict, optimizer: torch.optim.Optimizer, seconds: float) -> dict:
     """One history record (0-based ``epoch``) from :func:`train_epoch`'s sums: the keys every loop writes."""
-    return {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
-            "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "images": sums["n"],
-            "images_per_s": sums["n"] / seconds}  # fmt: skip
+    record = {"epoch": epoch + 1, "train_loss": sums["loss"], "train_acc": sums["acc"],
+              "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "images": sums["n"],
+              "images_per_s": sums["n"] / seconds}  # fmt: skip
+    return {**record, "train_aux_loss": sums["aux_loss"]} if "aux_loss" in sums else record
 
 
 def _raise_if_diverged(first_bad: torch.Tensor, desc: str, optimizer, kept: str) -> None:
