@@ -53,7 +53,24 @@ def test_side_runs_mix_stored_and_live_runs_and_say_which(tiny_data, tmp_path, m
     runs = cnnbook.side_runs(("plain20", "resnet20"), cfg, tiny_data, torch.device("cpu"))
     assert runs["plain20"].reference is not None and runs["resnet20"].reference is None
     out = capsys.readouterr().out
-    assert "Showing stored runs of plain20" in out and "Trained here and kept as your runs: resnet20" in out
+    assert "Showing stored runs of side-plain20" in out and "Trained here and kept as your runs: side-resnet20" in out
+
+
+def test_the_auxiliary_classifier_study_shows_both_arms_with_their_test_accuracies(
+    tiny_data, tmp_path, monkeypatch, capsys
+):
+    cfg = dataclasses.replace(cnnbook.get_budget("smoke"), ablation=Recipe(epochs=1, batch_size=16, precision="fp32"))
+    on = next(s for s in reference.reference_runs(cfg) if s.kind == "aux-on")
+    _store(tmp_path, "smoke", on, epochs=1)
+    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    runs = chapter.aux_runs(cfg, tiny_data, torch.device("cpu"))
+    assert list(runs) == ["with", "without"] and runs["with"].model.aux_logits and not runs["without"].model.aux_logits
+    assert runs["with"].seed_accuracies(tiny_data.test) == [0.5]  # the stored run's own
+    measured = runs["without"].seed_accuracies(tiny_data.test)  # trained here, measured on the test split
+    assert len(measured) == 1 and 0 <= measured[0] <= 1
+    out = capsys.readouterr().out
+    assert "Showing stored runs of aux-on-googlenet_cifar (1 epochs, 1 seed each" in out
+    assert "Trained here and kept as your runs: aux-off-googlenet_cifar" in out
 
 
 def test_chapter_parameters_are_checked_before_anything_runs(monkeypatch):
@@ -99,7 +116,7 @@ def test_the_build_log_names_the_step_only_in_a_book_build(tmp_path, capfd, monk
 
 def _store(results, budget, spec, epochs):
     """A stored run of ``spec`` with a recognisable history (train_loss 9.0), without training."""
-    from cnnbook.models import get_model
+    from cnnbook.runs.record import build_model
     from cnnbook.training.checkpoint import save_checkpoint
 
     path = results / budget / spec.run_id
@@ -119,7 +136,7 @@ def _store(results, budget, spec, epochs):
         "git_commit": "abcdef0",
     }
     (path / "provenance.json").write_text(json.dumps(provenance))
-    save_checkpoint(path / "checkpoint.pt", get_model(spec.model))
+    save_checkpoint(path / "checkpoint.pt", build_model(spec.model, spec.extra))
 
 
 def _matching(results):

@@ -192,12 +192,19 @@ def test_seed_curves_draw_a_mean_a_band_and_every_seed_with_whole_epoch_ticks():
     assert all(float(t).is_integer() for t in left.get_xticks())  # no epoch 1.5
     mean = left.lines[-1].get_ydata()
     assert mean[0] == pytest.approx(100 * (1 - 0.01))  # training error in %, averaged over seeds
+    one = viz.plot_seed_curves({"plain": {"plain20": [History([{"epoch": 1, "train_acc": 0.5}])]}})
+    one.canvas.draw()
+    (ax,) = one.axes
+    lo, hi = ax.get_xlim()
+    assert [t for t in ax.get_xticks() if lo <= t <= hi] == [1.0]  # one epoch: one tick, no 0.95 or 1.05
+    assert ax.lines[-1].get_marker() == "o"  # and a point, where a line of one value would be invisible
 
 
 def test_plot_history_ticks_whole_epochs_only():
-    fig = viz.plot_history(fake_history(3))
-    fig.canvas.draw()
-    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+    for epochs in (3, 1):
+        fig = viz.plot_history(fake_history(epochs))
+        fig.canvas.draw()
+        assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
 
 
 def test_plot_history_shades_the_small_image_epochs_it_has_reached():

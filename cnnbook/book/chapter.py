@@ -17,6 +17,7 @@ from ..runs import yours
 from ..runs.budgets import Budget, get_budget
 from ..runs.record import RunRecord
 from ..runs.reference import (
+    AUX_KINDS,
     SIDE_PRECISION,
     TRANSFER_MODEL,
     RunSpec,
@@ -45,6 +46,7 @@ class ChapterRun:
     source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "your run (smoke, cpu, 0.4 min)"
     reference: RunRecord | None = None
     seeds: list[History] = field(default_factory=list)  # every seed's history (stored, or this run's)
+    seed_tests: list[float] = field(default_factory=list)  # the stored seeds' test accuracies
     folder: Path | None = None  # where your run is kept (cnnbook.runs.yours); None for a stored reference
 
     def __post_init__(self) -> None:
@@ -91,6 +93,10 @@ class ChapterRun:
         if self.folder is not None:
             yours.record_test(self.folder, test)
         return test
+
+    def seed_accuracies(self, test: Split) -> list[float]:
+        """Test accuracy at every seed shown: the stored seeds' own, or this run's (:meth:`test_accuracy`)."""
+        return self.seed_tests or [self.test_accuracy(test)]
 
     def test_accuracy(self, test: Split) -> float:
         """Test accuracy: a stored run's own, measured on its budget's test set when it was made
@@ -263,34 +269,52 @@ def train_chapter_model(
 def side_runs(
     models: tuple[str, ...], cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> dict[str, ChapterRun]:
-    """The side experiment's runs (the side recipe, fp32) of ``models``, each as :func:`choose` decides:
-    your runs, stored ones (with their other seeds), the rest trained here. Says in one line which."""
+    """The side experiment's runs (the side recipe, fp32) of ``models``, by model (:func:`shown_runs`)."""
     recipe = cfg.side.with_(precision=SIDE_PRECISION)
-    runs, stored, kept, trained, why_not = {}, [], [], [], ""
-    for name in models:
-        spec = RunSpec(name, "side", recipe, seed=seed)
+    return shown_runs({name: RunSpec(name, "side", recipe, seed=seed) for name in models}, cfg, data, device, train)
+
+
+def aux_runs(
+    cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
+) -> dict[str, ChapterRun]:
+    """Chapter 2's auxiliary-classifier study (the ablation recipe): the chapter's GoogLeNet trained
+    with its auxiliary classifiers (``"with"``) and without (``"without"``), as :func:`shown_runs` decides."""
+    specs = {s.kind: replace(s, seed=seed) for s in reference_runs(cfg) if s.kind in AUX_KINDS and s.seed == 0}
+    return shown_runs({"with": specs["aux-on"], "without": specs["aux-off"]}, cfg, data, device, train)
+
+
+def shown_runs(
+    specs: dict[str, RunSpec], cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False
+) -> dict[str, ChapterRun]:
+    """The runs ``specs`` (by name), each as :func:`choose` decides: your runs, stored ones (with their other
+    seeds' histories and test accuracies), the rest trained here and kept as your runs. Says in one line
+    which, by run id (the name ``python -m cnnbook reproduce --only`` takes)."""
+    runs, stored, kept, trained, why_not = {}, {}, [], [], ""
+    for name, spec in specs.items():
         choice = choose(spec, cfg.name, train)
         if choice.yours:
             runs[name] = _from_yours(spec, choice.shown, device)
-            kept.append(name)
+            kept.append(spec.run_id)
         elif choice.shown is not None:
             runs[name] = _from_reference(spec, choice.shown, device)
-            runs[name].seeds = [r.history for r in with_other_seeds(choice.shown, spec, cfg)]
-            stored.append(choice.shown)
+            seeds = with_other_seeds(choice.shown, spec, cfg)
+            runs[name].seeds = [r.history for r in seeds]
+            runs[name].seed_tests = [r.test["accuracy"] for r in seeds]
+            stored[name] = choice.shown
         else:
             why_not = why_not or choice.why
-            build_log(f"{name}: training the side run ({recipe.epochs} epochs)")
-            print(f"training the side run of {name} ({recipe.epochs} epochs)", flush=True)
+            build_log(f"{spec.run_id}: training it ({spec.recipe.epochs} epochs)")
+            print(f"training {spec.run_id} ({spec.recipe.epochs} epochs)", flush=True)
             model, record = yours.train(spec, cfg.name, data, device=device, progress=False)
             runs[name] = _from_yours(spec, record, device, model)
-            trained.append(name)
+            trained.append(spec.run_id)
     if stored:
-        p = stored[0].provenance
-        seeds = min(len(runs[r.provenance["run"]["model"]].seeds) for r in stored)
+        first = next(iter(stored.values()))
+        p, seeds = first.provenance, min(len(runs[name].seeds) for name in stored)
         print(
-            f"Showing stored runs of {', '.join(r.provenance['run']['model'] for r in stored)} "
-            f"({len(stored[0].history)} epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, "
-            f"{p['precision']}, commit {(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
+            f"Showing stored runs of {', '.join(specs[name].run_id for name in stored)} ({len(first.history)} "
+            f"epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, {p['precision']}, "
+            f"commit {(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
         )
     if kept:
         print(f"Showing your runs of {', '.join(kept)}; set TRAIN = True to train them again.")

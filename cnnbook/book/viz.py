@@ -53,6 +53,17 @@ def styled(plot):
     return draw
 
 
+def _epoch_axis(ax, last: int) -> None:
+    """Whole epochs on ``ax``'s x axis, also for a run of one or two epochs (where matplotlib's
+    integer locator would fall back to ticks like 0.95)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if 0 < last <= 2:
+        ax.set_xlim(0.5, last + 0.5)
+
+
 def draw_inline_in_a_kernel() -> None:
     """In a Jupyter kernel whose matplotlib backend draws nowhere (Agg), switch to the inline backend."""
     if "ipykernel" not in sys.modules or plt.get_backend().lower() != "agg":
@@ -80,7 +91,6 @@ def plot_history(
     size, dips there and recovers once training moves to full-size images."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import MaxNLocator
 
     if isinstance(runs, History):
         runs = {"": runs}
@@ -101,8 +111,7 @@ def plot_history(
     last = max((h["epoch"][-1] for h in runs.values() if h.records), default=0)
     shaded = min(small_epochs, last)
     for ax, metric in zip(axes, metrics):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
+        _epoch_axis(ax, last)
         ax.set_ylabel("accuracy (%)" if metric == "acc" else metric)
         ax.grid(alpha=0.3)
         if shaded:
@@ -358,7 +367,6 @@ def plot_seed_curves(
     ``panels[panel][network]`` is that network's histories, one per seed; ``key`` is the record
     plotted (by default the training error in %, as He et al. plot it). Epoch ticks are whole numbers.
     """
-    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.4 * len(panels), 3.4), sharey=True, squeeze=False, layout="constrained"
@@ -371,10 +379,10 @@ def plot_seed_curves(
                 ax.plot(epochs, curve, color=color, linewidth=0.6, alpha=0.5)
             ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=color, alpha=0.15)
             seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-            ax.plot(epochs, curves.mean(0), color=color, linewidth=2, label=f"{name} ({seeds})")
+            marker = "o" if len(epochs) < 3 else None  # a run of one epoch is a point, not a line
+            ax.plot(epochs, curves.mean(0), color=color, linewidth=2, marker=marker, label=f"{name} ({seeds})")
         ax.set_title(panel)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_axis(ax, max(epochs))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0, 0].set_ylabel(ylabel)
