@@ -226,13 +226,13 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16():
 
 
 def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch):
-    from cnnbook.training.loop import _progress_bar
+    from cnnbook.training.loop import progress_bar
 
-    assert _progress_bar(4, "epoch 1/1", enabled=False) is None
+    assert progress_bar(4, "epoch 1/1", enabled=False) is None
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert _progress_bar(4, "epoch 1/1", enabled=True) is None
+    assert progress_bar(4, "epoch 1/1", enabled=True) is None
     monkeypatch.delenv("TQDM_DISABLE")
-    bar = _progress_bar(4, "epoch 1/1", enabled=True)
+    bar = progress_bar(4, "epoch 1/1", enabled=True)
     assert bar is not None and bar.total == 4
     bar.close()
 

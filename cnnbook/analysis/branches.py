@@ -11,6 +11,7 @@ from ..data import normalize
 from ..models.base import evaluation_mode
 from ..models.inception import GoogLeNet, InceptionModule
 from ..training.device import autocast, resolve_precision
+from ..training.loop import progress_bar
 from . import probe
 
 
@@ -26,13 +27,19 @@ class BranchContributions:
 
 @torch.inference_mode()
 def branch_contributions(
-    model: GoogLeNet, split, activation_images: int = 256, batch_size: int = 100, precision: str = "auto"
+    model: GoogLeNet,
+    split,
+    activation_images: int = 256,
+    batch_size: int = 100,
+    precision: str = "auto",
+    progress: bool = True,
 ) -> BranchContributions:
     """Describe (mean activation) and ablate (zero one branch at a time) every Inception branch.
 
     ``split`` is a ``cnnbook.data.Split``; the ablation classifies all of it once per branch, the
     mean activation uses its first ``activation_images`` images. A module's input is computed once
-    per batch, and each of its ablations reruns the network from that module on.
+    per batch, and each of its ablations reruns the network from that module on; ``progress`` shows
+    a bar over the batches (none where ``TQDM_DISABLE`` is set, as in a book build).
     """
     if not isinstance(model, GoogLeNet):
         raise TypeError(f"branch_contributions needs a GoogLeNet, got {type(model).__name__}")
@@ -44,6 +51,7 @@ def branch_contributions(
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     correct, ablated_correct = 0, {k: torch.zeros(len(InceptionModule.branches)) for k in paths}
+    bar = progress_bar(split.num_batches(batch_size), "branch ablation", progress)
     with evaluation_mode(model):
         for x, y in split.to(device).batches(batch_size):
             with autocast(device, precision):
@@ -54,5 +62,9 @@ def branch_contributions(
                             ablated_correct[k][j] += (model.forward_from(h, k).argmax(1) == y).sum().item()
                     h = layer(h)
                 correct += (model.classify(h).argmax(1) == y).sum().item()
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
     drop = (correct - torch.stack(list(ablated_correct.values()))) / len(split)
     return BranchContributions(list(modules.values()), mean_activation, drop, correct / len(split))

@@ -70,10 +70,10 @@ class ChapterRun:
         (:func:`~cnnbook.training.evaluation.evaluate_with_flip`, with ``predictions``), say in two lines
         which run it is and how it did, and write the result to ``result_file`` (a notebook's
         ``RESULT_FILE``, set by ``make sweep``)."""
-        test = evaluate_with_flip(self.model, data.test, predictions=predictions)
         parameters = count_parameters(self.model)
         print(f"{self.name}: {parameters:,} parameters, {len(self.history)} epochs on "
-              f"{len(data.train):,} images: {self.source}")  # fmt: skip
+              f"{len(data.train):,} images: {self.source}", flush=True)  # fmt: skip
+        test = evaluate_with_flip(self.model, data.test, predictions=predictions)
         print(
             f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}, "
             f"{test['flip_accuracy']:.1%} averaged with each image's mirror image"
@@ -305,7 +305,7 @@ def shown_runs(
             why_not = why_not or choice.why
             build_log(f"{spec.run_id}: training it ({spec.recipe.epochs} epochs)")
             print(f"training {spec.run_id} ({spec.recipe.epochs} epochs)", flush=True)
-            model, record = yours.train(spec, cfg.name, data, device=device, progress=False)
+            model, record = yours.train(spec, cfg.name, data, device=device)  # a bar per epoch, a line after it
             runs[name] = _from_yours(spec, record, device, model)
             trained.append(spec.run_id)
     if stored:
@@ -346,7 +346,7 @@ def class_transfer_experiment(
         build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
         print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes, then frozen features, fine-tuning "
               f"and from scratch on the four other classes ({spec.recipe.epochs} epochs)", flush=True)  # fmt: skip
-        _, record = yours.train(spec, cfg.name, data, device=device, progress=False)
+        _, record = yours.train(spec, cfg.name, data, device=device)  # each epoch and few-shot step shown
         runs = [record]
         p = record.provenance
         source = f"this run ({cfg.name}, {device}, {p['wall_minutes']:.1f} min; {choice.why}), kept as your run"

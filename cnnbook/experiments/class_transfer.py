@@ -85,15 +85,25 @@ def body_features(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH) 
 
 
 def compare(
-    pretrained: nn.Module, name: str, data: CIFAR10, settings: FewShot, *, seed: int = 0, device=None
+    pretrained: nn.Module,
+    name: str,
+    data: CIFAR10,
+    settings: FewShot,
+    *,
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
 ) -> list[dict]:
-    """Frozen features, fine-tuning and training from scratch on the few-shot target task."""
+    """Frozen features, fine-tuning and training from scratch on the few-shot target task (with
+    ``progress``, one line as each of them starts)."""
     train = few_shot(classes_of(data.train, TARGET_CLASSES), settings.shots, seed)
     test = classes_of(data.test, TARGET_CLASSES)
     k = len(TARGET_CLASSES)
     recipe = Recipe(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.scratch_lr)
     rows = []
 
+    step = f"{settings.shots} images per class, {settings.epochs} epochs"
+    _announce(progress, f"few-shot stage ({step}): frozen features + linear head")
     set_seed(seed)
     head = nn.Linear(pretrained.fc.in_features, k)
     fit_head(head, body_features(pretrained, train), train.labels.cpu(), epochs=settings.epochs,
@@ -102,15 +112,22 @@ def compare(
         correct = (head(body_features(pretrained, test)).argmax(1) == test.labels.cpu()).float().mean()
     rows.append(_row("frozen features + linear head", head, float(correct), train))
 
+    _announce(progress, "few-shot stage: fine-tuning the whole network")
     set_seed(seed)
     tuned = copy.deepcopy(pretrained).cpu()
     tuned.fc = nn.Linear(tuned.fc.in_features, k)
     fit(tuned, train, None, recipe.with_(lr=settings.finetune_lr), seed=seed, device=device, progress=False)
     rows.append(_row("fine-tune the whole network", tuned, evaluate(tuned, test)["accuracy"], train))
 
+    _announce(progress, f"few-shot stage: {name} from scratch")
     scratch, _ = train_model(name, recipe, train, num_classes=k, seed=seed, device=device, progress=False)
     rows.append(_row("from scratch (random weights)", scratch, evaluate(scratch, test)["accuracy"], train))
     return rows
+
+
+def _announce(progress: bool, step: str) -> None:
+    if progress:
+        print(step, flush=True)
 
 
 def _row(way: str, trained: nn.Module, accuracy: float, train: Split) -> dict:

@@ -117,7 +117,8 @@ def train_into(
         model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=spec.seed, **options)
         metrics = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
         settings = class_transfer.FewShot(**spec.extra["few_shot"])
-        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=spec.seed, device=device)
+        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=spec.seed, device=device,
+                                                   progress=options.get("progress", True))  # fmt: skip
     else:
         model, history = train_run(spec, data, **options)
         if test:

@@ -225,7 +225,7 @@ def train_epoch(
     correct = torch.zeros((), device=device, dtype=torch.long)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     n = 0
-    bar = _progress_bar(steps, desc, progress)
+    bar = progress_bar(steps, desc, progress)
     for step, (x, y) in enumerate(batches):
         with autocast(device, precision):
             output = model(x)
@@ -290,7 +290,7 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
     return History.from_dict(ckpt["history"]), int(ckpt["epoch"])
 
 
-def _progress_bar(total: int | None, desc: str, enabled: bool):
+def progress_bar(total: int | None, desc: str, enabled: bool):
     # tqdm's own TQDM_DISABLE does not reach its notebook widget; `make book` sets it for static pages.
     if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true"):
         return None
