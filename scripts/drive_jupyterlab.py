@@ -35,12 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 # Every cell's state, read from the page: its prompt ("[*]:" running, "[ ]:" queued, "[3]:" done),
-# the size of its outputs (a change is progress) and the stderr it shows.
+# a hash of its outputs (any change is progress: a progress bar that advances keeps its length) and
+# the stderr it shows.
 CELLS_JS = """
+const digest = text => { let h = 0; for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
+                         return text.length + ':' + h; };
 return Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(cell => ({
   prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
   code: ((cell.querySelector('.jp-InputArea-editor') || {}).textContent || '').slice(0, 80),
-  output: (cell.querySelector('.jp-OutputArea') || {innerHTML: ''}).innerHTML.length,
+  output: digest((cell.querySelector('.jp-OutputArea') || {innerHTML: ''}).innerHTML),
   stderr: Array.from(cell.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
           .map(e => e.textContent.slice(0, 300)),
 }));

@@ -65,7 +65,7 @@ def test_side_runs_and_the_transfer_experiment_are_kept_as_your_runs(small, monk
     cfg = get_budget("smoke")  # no stored reference at smoke: both train here
     side = chapter.side_runs(("plain20",), cfg, small, "cpu")
     rows, source = chapter.class_transfer_experiment(cfg, small, "cpu")
-    assert "Trained here and kept as your runs: plain20" in capsys.readouterr().out
+    assert "Trained here and kept as your runs: side-plain20" in capsys.readouterr().out
     assert source.startswith("this run (smoke") and "kept as your run" in source
 
     def no_training(*args, **kwargs):
@@ -73,7 +73,7 @@ def test_side_runs_and_the_transfer_experiment_are_kept_as_your_runs(small, monk
 
     monkeypatch.setattr(yours, "train", no_training)
     again = chapter.side_runs(("plain20",), cfg, small, "cpu")
-    assert "Showing your runs of plain20" in capsys.readouterr().out
+    assert "Showing your runs of side-plain20" in capsys.readouterr().out
     assert deterministic(again["plain20"].history) == deterministic(side["plain20"].history)
     rows_again, source_again = chapter.class_transfer_experiment(cfg, small, "cpu")
     assert source_again.startswith("your run of ") and rows_again == rows
