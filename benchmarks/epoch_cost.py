@@ -1,13 +1,16 @@
 """What a training epoch costs at full size and at a recipe's small size, per chapter model.
 
-Each measurement is one ``cnnbook.fit`` epoch over the same images, at 32 px or with
-``small_epochs=1`` (scaled to ``--size`` px), then one validation pass over the 5,000 validation
+Each measurement is one ``cnnbook.fit`` epoch over the same images, at 32 px or as the small first
+epoch of a two-epoch recipe (scaled to ``--size`` px), then one validation pass over the 5,000 validation
 images; the two sizes alternate over repeats (32, small, 32, small, ...) and medians are
 reported, so a machine whose speed drifts during a long run still gives a fair ratio. From
 them it projects a whole run: ``--epochs`` of which ``--small-epochs`` small, against
-``--baseline-epochs`` at full size, validation after every epoch included.
+``--baseline-epochs`` at full size, validation after every epoch included. ``--source-recipe`` also
+times an epoch of the source text's recipe (batch 64, 32 px: ``reference.SOURCE_RECIPE``) and
+projects its run of ``--epochs``, as the ``source-resnet18`` reference run trains.
 
-    python benchmarks/epoch_cost.py [--models resnet20] [--size 24] [--epochs 14 --small-epochs 10] [--json]
+    python benchmarks/epoch_cost.py [--models resnet20] [--size 24] [--epochs 14 --small-epochs 10]
+        [--source-recipe] [--json]
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.runs.reference import CHAPTER_MODELS  # noqa: E402
+from cnnbook.runs.reference import CHAPTER_MODELS, SOURCE_RECIPE  # noqa: E402
 
 
 def epoch_seconds(name: str, train, val, recipe) -> tuple[float, float]:
     """Seconds of one training epoch with ``recipe`` and of one validation pass."""
     cnnbook.set_seed(0)
     model = cnnbook.get_model(name)
-    history = cnnbook.fit(model, train, None, recipe, progress=False)
+    history = cnnbook.fit(model, train, None, recipe, progress=False, callbacks=[lambda h: True])  # one epoch
     started = time.perf_counter()
     cnnbook.evaluate(model, val)
     return history.last["seconds"], time.perf_counter() - started
@@ -45,16 +48,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--baseline-epochs", type=int, default=15, help="the projected baseline: epochs, all full size")
     parser.add_argument("--epochs", type=int, default=14, help="the projected candidate's epochs")
     parser.add_argument("--small-epochs", type=int, default=10, help="how many of them are small")
+    parser.add_argument("--source-recipe", action="store_true", help="also time the source's recipe")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     data = cnnbook.load_cifar10()
     train, val = data.train.take(args.images), data.val
     full = cnnbook.get_budget("quick").chapter.with_(epochs=1)
-    recipes = {"full": full, "small": full.with_(small_epochs=1, small_size=args.size)}
+    # a small epoch is the first of two (a recipe's last epoch is full size); timing stops after it
+    recipes = {"full": full, "small": full.with_(epochs=2, small_epochs=1, small_size=args.size)}
+    if args.source_recipe:
+        recipes["source"] = full.with_(**SOURCE_RECIPE)
     scale = len(data.train) / args.images  # measured epoch -> an epoch over the whole training split
     results = {}
     for name in args.models:
-        epoch_seconds(name, train.take(512), val.take(500), full)  # warm-up: allocator, kernels
+        epoch_seconds(name, train.take(min(512, len(train))), val.take(500), full)  # warm-up: allocator, kernels
         runs = {kind: [] for kind in recipes}
         for _ in range(args.repeats):
             for kind, recipe in recipes.items():
@@ -66,6 +73,7 @@ def main(argv=None) -> dict:
         candidate += args.epochs * val_s
         results[name] = {
             "epoch_seconds": {kind: round(s, 1) for kind, s in epoch.items()},
+            **({"source_minutes": round(args.epochs * (epoch["source"] + val_s) / 60, 1)} if "source" in epoch else {}),
             "small_vs_full": round(epoch["small"] / epoch["full"], 3),
             "validation_seconds": round(val_s, 1),
             "baseline_minutes": round(baseline / 60, 1),
@@ -85,6 +93,9 @@ def main(argv=None) -> dict:
                   f"{args.epochs} epochs ({args.small_epochs} small) {r['candidate_minutes']:.0f} min vs "
                   f"{args.baseline_epochs} at 32 px {r['baseline_minutes']:.0f} min "
                   f"({r['candidate_vs_baseline']:.2f}x)")  # fmt: skip
+            if "source_minutes" in r:
+                print(f"{'':<16} the source's recipe: epoch {r['epoch_seconds']['source']:.0f} s at 32 px, batch 64; "
+                      f"{args.epochs} epochs {r['source_minutes']:.0f} min")  # fmt: skip
     return out
 
 

@@ -22,7 +22,15 @@ from .training.loop import fit, fit_head, set_seed, train_model
 from .training.recipe import Recipe
 
 __version__ = "0.1.0"
-BOOK_LAYER = ("aux_runs", "class_transfer_experiment", "progress", "side_runs", "start_chapter", "train_chapter_model")
+BOOK_LAYER = (
+    "aux_runs",
+    "class_transfer_experiment",
+    "progress",
+    "resnet18_runs",
+    "side_runs",
+    "start_chapter",
+    "train_chapter_model",
+)
 # The modules a learner reaches as ``cnnbook.<name>`` (``from cnnbook import viz``), where they live.
 MODULES = {
     "viz": "book.viz",

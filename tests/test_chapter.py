@@ -179,3 +179,27 @@ def test_progress_yields_every_item_and_logs_each_step_in_a_book_build(tmp_path,
         "    cnnbook: measuring: resnet20",
         "    cnnbook: measuring: plain56",
     ]
+
+
+def test_resnet18_is_shown_beside_the_source_recipe_and_trains_on_a_page_only_when_asked(
+    tiny_data, tmp_path, monkeypatch, capsys
+):
+    cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
+    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    assert cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")) == {}  # hours on a CPU: never unasked
+    out = capsys.readouterr().out
+    assert "resnet18 is not stored at budget 'smoke'" in out
+    assert "python -m cnnbook reproduce --budget smoke --only resnet18 source-resnet18" in out
+    chapter_run, source_run = reference.source_model_runs(cfg)
+    _store(tmp_path, "smoke", chapter_run, epochs=1)
+    assert cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")) == {}  # one of two stored is not enough
+    _store(tmp_path, "smoke", source_run, epochs=1)
+    runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))
+    assert list(runs) == ["chapter recipe", "source recipe"] and all(r.reference is not None for r in runs.values())
+    assert runs["source recipe"].spec.recipe.lr == 0.001 and not runs["source recipe"].spec.recipe.augment
+    assert "set TRAIN_RESNET18 = True to train them here" in capsys.readouterr().out
+    trained = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"), train=True)
+    assert all(r.reference is None and len(r.history) == 1 for r in trained.values())
+    assert "Trained here and kept as your runs: resnet18, source-resnet18 (TRAIN_RESNET18 = True)" in (
+        capsys.readouterr().out
+    )

@@ -110,7 +110,6 @@ def test_the_gpu_session_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert any(c.startswith("nvidia-smi") for c in commands)
     reproduce = next(c for c in commands if "-m cnnbook reproduce" in c)
     assert reproduce.index("--budget quick --missing") < reproduce.index("--budget full --missing --jobs 5")
-    assert any("-m cnnbook train --model resnet18" in c for c in commands)
     assert any(f"{out}/results.tar.gz" in c for c in commands)
     assert not out.exists() and not (tmp_path / "work").exists()
 
@@ -134,12 +133,15 @@ def test_the_gpu_session_names_what_is_missing(tmp_path):
     assert "set OUT" in done.stderr
 
 
-def test_session_timings_find_the_epoch_that_first_reached_94_percent(tmp_path, monkeypatch):
+def test_session_timings_list_the_runs_trained_on_a_gpu(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    from session_timings import time_to_target
+    from session_timings import gpu_runs
 
-    records = [{"epoch": e, "seconds": 30.0, "val_acc": acc} for e, acc in [(1, 0.90), (2, 0.941), (3, 0.95)]]
-    (tmp_path / "history.json").write_text(json.dumps({"records": records, "test": {"accuracy": 0.948}}))
-    timing = time_to_target(tmp_path)
-    assert timing["first_val_94%"] == {"epoch": 2, "minutes": 1.0}
-    assert timing["test_accuracy"] == 0.948 and timing["finished"]
+    for folder, device in (("quick/resnet18", "cuda:0"), ("quick/resnet20", "cpu"), ("full/source-resnet18", "cuda:1")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "provenance.json").write_text(json.dumps({"device": device, "wall_minutes": 2.5}))
+        history = {"records": [{"epoch": 1}, {"epoch": 2}], "test": {"accuracy": 0.91}}
+        (tmp_path / folder / "history.json").write_text(json.dumps(history))
+    runs = gpu_runs(tmp_path)
+    assert list(runs) == ["full/source-resnet18", "quick/resnet18"]  # not the run made on a CPU
+    assert runs["quick/resnet18"] == {"wall_minutes": 2.5, "precision": None, "epochs": 2, "test_accuracy": 0.91}

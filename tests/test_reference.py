@@ -66,7 +66,8 @@ def test_reference_set_has_chapter_side_and_transfer_runs():
     quick = get_budget("quick")
     ids = [r.run_id for r in reference_runs(quick) if r.seed == 0]
     assert ids[:3] == list(CHAPTER_MODELS) and "side-plain56" in ids and "side-preact_resnet56" in ids
-    assert ids[-3:] == ["transfer-resnet20", "aux-on-googlenet_cifar", "aux-off-googlenet_cifar"]
+    assert ids[-5:-2] == ["transfer-resnet20", "aux-on-googlenet_cifar", "aux-off-googlenet_cifar"]
+    assert ids[-2:] == ["resnet18", "source-resnet18"]  # the costliest last
     side = next(r for r in reference_runs(quick) if r.run_id == "side-plain20")
     assert side.recipe == quick.side.with_(precision="fp32")
 
@@ -75,12 +76,13 @@ def test_only_selects_run_ids_or_whole_kinds():
     quick = get_budget("quick")
     assert [r.folder for r in select_runs(quick, ["resnet20"])] == ["resnet20", "resnet20.seed1", "resnet20.seed2"]
     assert [r.run_id for r in select_runs(quick, ["side"], [0])] == [f"side-{m}" for m in SIDE_MODELS]
-    assert [r.run_id for r in select_runs(quick, ["chapter"], [0])] == list(CHAPTER_MODELS)
+    assert [r.run_id for r in select_runs(quick, ["chapter"], [0])] == [*CHAPTER_MODELS, "resnet18"]
     assert [r.run_id for r in select_runs(quick, ["aux-on", "aux-off"], [0])] == [
         "aux-on-googlenet_cifar",
         "aux-off-googlenet_cifar",
     ]
-    assert len(select_runs(quick, seeds=[0])) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1 + 2
+    assert len(select_runs(quick, seeds=[0])) == len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1 + 2 + 2
+    assert [r.folder for r in select_runs(quick, ["resnet18", "source-resnet18"])] == ["resnet18", "source-resnet18"]
     with pytest.raises(ValueError, match="matches no reference run; valid: .*resnet20"):
         select_runs(quick, ["vgg"])
 
@@ -157,9 +159,9 @@ def test_reference_table_lists_runs_and_shows_missing_budgets(tmp_path):
 
 def test_every_run_is_stored_at_each_seed_of_its_budget():
     quick = get_budget("quick")
-    runs = reference_runs(quick)
+    runs = [r for r in reference_runs(quick) if r.model != "resnet18"]  # ResNet-18: one seed (test below)
     assert quick.seeds >= 3 and len(runs) == quick.seeds * (len(CHAPTER_MODELS) + len(SIDE_MODELS) + 1 + 2)
-    assert len({r.folder for r in runs}) == len(runs)
+    assert len({r.folder for r in reference_runs(quick)}) == len(reference_runs(quick))
     assert [r.folder for r in runs if r.run_id == "side-plain56"] == [
         "side-plain56",
         *(f"side-plain56.seed{k}" for k in range(1, quick.seeds)),
@@ -169,6 +171,40 @@ def test_every_run_is_stored_at_each_seed_of_its_budget():
     assert [r.folder for r in select_runs(quick, ["side"], seeds=[1])] == [f"side-{m}.seed1" for m in SIDE_MODELS]
     with pytest.raises(ValueError, match="stores seeds 0 to 2; no seed 7"):
         select_runs(quick, ["side"], seeds=[7])
+
+
+def test_the_sources_resnet18_trains_once_with_the_chapter_recipe_and_once_with_the_sources():
+    quick = get_budget("quick")
+    ours, source = (s for s in reference_runs(quick) if s.model == "resnet18")
+    assert (ours.run_id, ours.recipe, ours.seed, ours.keeps_weights) == ("resnet18", quick.chapter, 0, True)
+    assert source.run_id == "source-resnet18" and source.seed == 0 and not source.keeps_weights  # curves only
+    assert source.recipe == Recipe(
+        epochs=quick.chapter.epochs,
+        batch_size=64,
+        lr=0.001,
+        optimizer="sgd-classic",
+        weight_decay=0.0,
+        label_smoothing=0.0,
+        schedule="constant",
+        augment=False,
+    )  # the source's SGD, as many epochs as the chapter recipe, all at full size
+    assert ours.fingerprint() != source.fingerprint()
+
+
+def test_a_large_model_stores_its_weights_in_half_precision(cifar, tmp_path, monkeypatch):
+    from cnnbook.runs import reproduce as reproduce_module
+
+    monkeypatch.setattr(reproduce_module, "HALF_WEIGHTS_ABOVE", 100_000)  # resnet20: about 1.1 MB in fp32
+    reproduce("smoke", ["side-resnet20"], results=tmp_path, progress=False)
+    folder = tmp_path / "smoke" / "side-resnet20"
+    stored = torch.load(folder / "checkpoint.pt", weights_only=True)["model_state"]
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    model = load_reference("side-resnet20", "smoke", results=tmp_path).model()
+    assert next(model.parameters()).dtype == torch.float32  # loaded back as float32
+    x = cifar.test.take(32).images.float() / 255
+    exact = get_model("resnet20")
+    exact.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored.items()})
+    assert torch.equal(model(x), exact.eval()(x))
 
 
 def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_path):

@@ -225,15 +225,18 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16():
         assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.float32
 
 
-def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch):
+def test_progress_bars_can_be_switched_off_for_static_builds(monkeypatch, capsys):
     from cnnbook.training.loop import progress_bar
 
-    assert progress_bar(4, "epoch 1/1", enabled=False) is None
+    assert progress_bar(4, "epoch 1/1", enabled=False).disable
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert progress_bar(4, "epoch 1/1", enabled=True) is None
+    silent = progress_bar(4, "epoch 1/1", enabled=True)
+    silent.update()
+    silent.close()
+    assert silent.disable and capsys.readouterr().err == ""  # its calls draw nothing
     monkeypatch.delenv("TQDM_DISABLE")
     bar = progress_bar(4, "epoch 1/1", enabled=True)
-    assert bar is not None and bar.total == 4
+    assert not bar.disable and bar.total == 4
     bar.close()
 
 

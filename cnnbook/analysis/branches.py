@@ -62,9 +62,7 @@ def branch_contributions(
                             ablated_correct[k][j] += (model.forward_from(h, k).argmax(1) == y).sum().item()
                     h = layer(h)
                 correct += (model.classify(h).argmax(1) == y).sum().item()
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
+            bar.update()
+    bar.close()
     drop = (correct - torch.stack(list(ablated_correct.values()))) / len(split)
     return BranchContributions(list(modules.values()), mean_activation, drop, correct / len(split))

@@ -19,17 +19,20 @@ from ..runs.record import RunRecord
 from ..runs.reference import (
     AUX_KINDS,
     SIDE_PRECISION,
+    SOURCE_MODEL,
     TRANSFER_MODEL,
     RunSpec,
     best_trained,
     matching_reference,
     reference_runs,
+    source_model_runs,
     with_other_seeds,
 )
 from ..storage import write_json
 from ..training.device import default_device, resolve_precision
 from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.history import History
+from ..training.loop import progress_bar
 from ..training.recipe import Recipe, recipe_for
 from .viz import LivePlot
 
@@ -117,21 +120,13 @@ def progress(items, what: str):
     """``items`` one by one, with a progress bar in a live kernel that names the current one, and each
     step in a book build's log; no bar on the static pages (``TQDM_DISABLE``, which ``make book`` sets)."""
     items = list(items)
-    disabled = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
-    bar = None
-    if not disabled:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), desc=what, leave=False)
+    bar = progress_bar(len(items), what, enabled=True, unit="it")
     for item in items:
         build_log(f"{what}: {item}")
-        if bar is not None:
-            bar.set_postfix_str(str(item))
+        bar.set_postfix_str(str(item))
         yield item
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.close()
+        bar.update()
+    bar.close()
 
 
 def build_log(message: str) -> None:
@@ -217,13 +212,13 @@ class Choice:
     reference: RunRecord | None  # the matching stored reference run, drawn beside yours
 
 
-def choose(spec: RunSpec, budget: str, train: bool = False) -> Choice:
+def choose(spec: RunSpec, budget: str, train: bool = False, train_name: str = "TRAIN") -> Choice:
     """Unless ``train``: your own run of exactly ``spec`` if you trained one, else the stored
-    reference run that matches it; with neither (or ``train``), train it here. The one place the
-    chapters, their side experiments and the transfer experiment decide this."""
+    reference run that matches it; with neither (or ``train``, the parameter ``train_name``), train it
+    here. The one place the chapters, their side experiments and the transfer experiment decide this."""
     reference, why = matching_reference(spec, budget)
     if train:
-        return Choice(None, False, "TRAIN = True", reference)
+        return Choice(None, False, f"{train_name} = True", reference)
     kept = yours.find(spec, budget)
     if kept is not None:
         return Choice(kept, True, why, reference)
@@ -283,15 +278,41 @@ def aux_runs(
     return shown_runs({"with": specs["aux-on"], "without": specs["aux-off"]}, cfg, data, device, train)
 
 
+def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False) -> dict[str, ChapterRun]:
+    """The source's ResNet-18 trained with the chapter recipe (``"chapter recipe"``) and with the source's
+    (``"source recipe"``), as :func:`shown_runs` decides, except that a run neither stored nor yours trains
+    here only with ``train``: each takes an hour or more on a CPU. Empty, with a line saying how to get
+    them, unless both are there."""
+    chapter, source = source_model_runs(cfg)
+    specs = {"chapter recipe": chapter, "source recipe": source}
+    runs = shown_runs(specs, cfg, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
+    if len(runs) < len(specs):
+        missing = " ".join(s.run_id for name, s in specs.items() if name not in runs)
+        print(
+            f"{SOURCE_MODEL} is not stored at budget {cfg.name!r} for these settings ({missing}): "
+            f"`python -m cnnbook reproduce --budget {cfg.name} --only {missing}` trains it (hours on "
+            f"a CPU, minutes on a GPU), or set TRAIN_RESNET18 = True to train it here."
+        )
+        return {}
+    return runs
+
+
 def shown_runs(
-    specs: dict[str, RunSpec], cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False
+    specs: dict[str, RunSpec],
+    cfg: Budget,
+    data: CIFAR10,
+    device: torch.device,
+    train: bool = False,
+    train_missing: bool = True,
+    train_name: str = "TRAIN",
 ) -> dict[str, ChapterRun]:
     """The runs ``specs`` (by name), each as :func:`choose` decides: your runs, stored ones (with their other
-    seeds' histories and test accuracies), the rest trained here and kept as your runs. Says in one line
-    which, by run id (the name ``python -m cnnbook reproduce --only`` takes)."""
+    seeds' histories and test accuracies), the rest trained here and kept as your runs (left out unless
+    ``train_missing``). Says in one line which, by run id (the name ``python -m cnnbook reproduce --only``
+    takes), and which parameter (``train_name``) trains them again."""
     runs, stored, kept, trained, why_not = {}, {}, [], [], ""
     for name, spec in specs.items():
-        choice = choose(spec, cfg.name, train)
+        choice = choose(spec, cfg.name, train, train_name)
         if choice.yours:
             runs[name] = _from_yours(spec, choice.shown, device)
             kept.append(spec.run_id)
@@ -301,7 +322,7 @@ def shown_runs(
             runs[name].seeds = [r.history for r in seeds]
             runs[name].seed_tests = [r.test["accuracy"] for r in seeds]
             stored[name] = choice.shown
-        else:
+        elif train_missing:
             why_not = why_not or choice.why
             build_log(f"{spec.run_id}: training it ({spec.recipe.epochs} epochs)")
             print(f"training {spec.run_id} ({spec.recipe.epochs} epochs)", flush=True)
@@ -314,10 +335,10 @@ def shown_runs(
         print(
             f"Showing stored runs of {', '.join(specs[name].run_id for name in stored)} ({len(first.history)} "
             f"epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, {p['precision']}, "
-            f"commit {(p.get('git_commit') or '?')[:7]}); set TRAIN = True to train them here."
+            f"commit {(p.get('git_commit') or '?')[:7]}); set {train_name} = True to train them here."
         )
     if kept:
-        print(f"Showing your runs of {', '.join(kept)}; set TRAIN = True to train them again.")
+        print(f"Showing your runs of {', '.join(kept)}; set {train_name} = True to train them again.")
     if trained:
         print(f"Trained here and kept as your runs: {', '.join(trained)} ({why_not}).")
     return runs

@@ -39,12 +39,26 @@ TRANSFER_MODEL = "resnet20"
 # Chapter 2's auxiliary-classifier study: the chapter's GoogLeNet trained with its side heads on and off.
 AUX_MODEL = "googlenet_cifar"
 AUX_KINDS = {"aux-on": True, "aux-off": False}  # kind: aux_logits
+# Chapter 1's ResNet-18, the source's model, trained once (seed 0) with the chapter recipe, and beside it
+# with the source's own recipe (SOURCE_RECIPE: SGD at lr 0.001, no schedule, no augmentation) for as
+# many epochs. An epoch takes 11x resnet20's time, so these two are the costliest runs of the set.
+SOURCE_MODEL = "resnet18"
+SOURCE_RECIPE = dict(
+    batch_size=64,
+    lr=0.001,
+    optimizer="sgd-classic",
+    weight_decay=0.0,
+    label_smoothing=0.0,
+    schedule="constant",
+    augment=False,
+    small_epochs=0,
+)
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One reference run: a registry model trained with a recipe (``kind``: chapter, side, transfer)
-    and a seed. Every seed of a run is stored; the figures use seed 0's weights."""
+    """One reference run: a registry model trained with a recipe (``kind``: chapter, side, transfer,
+    aux-on, aux-off, source) and a seed. Every seed of a run is stored; the figures use seed 0's weights."""
 
     model: str
     kind: str
@@ -64,8 +78,9 @@ class RunSpec:
 
     @property
     def keeps_weights(self) -> bool:
-        """Seed 0's weights are stored for the figures; other seeds store history and provenance only."""
-        return self.seed == 0
+        """Seed 0's weights are stored for the figures; other seeds, and ResNet-18 trained with the source's
+        recipe (only its curves are shown), store history and provenance only."""
+        return self.seed == 0 and self.kind != "source"
 
     def fingerprint(self, seed: int | None = None) -> str:
         return fingerprint(self.model, self.recipe, self.seed if seed is None else seed, **self.extra)
@@ -88,7 +103,8 @@ def run_folder(run_id: str, seed: int = 0) -> str:
 def reference_runs(cfg: Budget) -> list[RunSpec]:
     """The chapter models with the chapter recipe, the side experiments with the side recipe (fp32),
     the class-transfer experiment (:mod:`cnnbook.experiments.class_transfer`) and the auxiliary-classifier
-    study (:data:`AUX_KINDS`, the ablation recipe), each at seeds 0 to ``cfg.seeds - 1`` (all of seed 0 first)."""
+    study (:data:`AUX_KINDS`, the ablation recipe), each at seeds 0 to ``cfg.seeds - 1`` (all of seed 0 first);
+    last, the source's ResNet-18 (:func:`source_model_runs`, seed 0 only)."""
     from ..experiments.class_transfer import SOURCE_CLASSES, settings_dict
 
     models = list_models()
@@ -98,7 +114,16 @@ def reference_runs(cfg: Budget) -> list[RunSpec]:
     few_shot = {"num_classes": len(SOURCE_CLASSES), "few_shot": settings_dict(cfg.few_shot)}
     runs.append(RunSpec(TRANSFER_MODEL, "transfer", cfg.pretrain, few_shot))
     runs += [RunSpec(AUX_MODEL, kind, cfg.ablation, {"aux_logits": on}) for kind, on in AUX_KINDS.items()]
-    return [replace(run, seed=seed) for seed in range(cfg.seeds) for run in runs]
+    return [replace(run, seed=seed) for seed in range(cfg.seeds) for run in runs] + source_model_runs(cfg)
+
+
+def source_model_runs(cfg: Budget) -> list[RunSpec]:
+    """The source's ResNet-18 (:data:`SOURCE_MODEL`) with the chapter recipe (run ``resnet18``) and with the
+    source's recipe for as many epochs (``source-resnet18``), seed 0 only: an hour or more each on a CPU."""
+    return [
+        RunSpec(SOURCE_MODEL, "chapter", cfg.chapter),
+        RunSpec(SOURCE_MODEL, "source", cfg.chapter.with_(**SOURCE_RECIPE)),
+    ]
 
 
 def select_runs(

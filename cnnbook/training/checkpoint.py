@@ -16,14 +16,18 @@ CORE_KEYS = ("model_name", "num_classes", "model_state")
 TRAINING_KEYS = ("optimizer_state", "scheduler_state", "epoch", "history", "run_config")
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, **state) -> Path:
-    """Save ``model``'s weights, its registry name and class count, and any extra ``state``."""
+def save_checkpoint(path: str | Path, model: nn.Module, half: bool = False, **state) -> Path:
+    """Save ``model``'s weights (with ``half``, its floating-point tensors in 16-bit floats: half the
+    file, and loading casts them back), its registry name and class count, and any extra ``state``."""
+    weights = model.state_dict()
+    if half:
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model_name": getattr(model, "registry_name", type(model).__name__),
         "num_classes": _num_classes(model),
-        "model_state": model.state_dict(),
+        "model_state": weights,
         **state,
     }
     return atomic_save(payload, path)

@@ -245,12 +245,10 @@ def train_epoch(
             has_aux = True
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
-        if bar is not None:
-            bar.update()
+        bar.update()
         if (step + 1) % CHECK_EVERY == 0:
             _raise_if_diverged(first_bad, desc, optimizer, kept)
-    if bar is not None:
-        bar.close()
+    bar.close()
     _raise_if_diverged(first_bad, desc, optimizer, kept)
     totals = distributed.all_reduce(
         torch.stack([loss_sum, aux_sum, correct.to(loss_sum.dtype), torch.tensor(float(n), device=device)])
@@ -290,13 +288,13 @@ def _restore(checkpoint, model, optimizer, scheduler, run_config) -> tuple[Histo
     return History.from_dict(ckpt["history"]), int(ckpt["epoch"])
 
 
-def progress_bar(total: int | None, desc: str, enabled: bool):
-    # tqdm's own TQDM_DISABLE does not reach its notebook widget; `make book` sets it for static pages.
-    if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true"):
-        return None
+def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "batch"):
+    """A tqdm bar over ``total`` steps; a silent one (every call a no-op) unless ``enabled``, and on a
+    book build's static pages: `make book` sets TQDM_DISABLE, which tqdm's notebook widget ignores."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, leave=False, unit="batch")
+    disabled = not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
+    return tqdm(total=total, desc=desc, leave=False, unit=unit, disable=disabled)
 
 
 def _summary(r: dict, epochs: int) -> str:
