@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One GPU session in one call: check the Python packages, show the GPU, train the reference runs still
 # missing from the `quick` set (every seed; the source's ResNet-18 and its source-recipe twin are the
-# ones a CPU cannot afford), then the `full` set, with N runs in parallel, and leave results and
-# timings in $OUT.
+# ones a CPU cannot afford), then that pair at the `full` budget, then the rest of the `full` set, with
+# N runs in parallel, and leave results and timings in $OUT.
 #
 #   OUT=/path/for/results CNNBOOK_DATA=/path/to/data scripts/gpu_session.sh [--dry-run] [--jobs N]
 #   OUT=/path/for/results scripts/gpu_session.sh --data-archive cifar10.tar.gz [--jobs N]
@@ -12,8 +12,10 @@
 # and runs none. Environment: PYTHON (default .venv/bin/python, else python3), WORK (scratch folder,
 # default /tmp/gpu_session), REPRODUCE_SECONDS (time limit of the training, default 540 s, under a
 # 600 s call; an interrupted reference run resumes from its last epoch when the script runs again).
-# $OUT receives 4 files: nvidia-smi.txt, timings.json, results.tar.gz (the quick and full reference runs,
-# to unpack into cnnbook/results/), logs.tar.gz (every run's log).
+# $OUT receives nvidia-smi.txt, timings.json, logs.tar.gz (every run's log) and results.tar.part-aa, -ab, ...
+# (the runs this session stored, in parts of 15 MB, under the device tool's 16 MB a file; unpack them into
+# cnnbook/results/ with `cat results.tar.part-* | tar -xf - -C cnnbook/results`). Fetch them from the call
+# that trained them: a later call sends the working tree again and removes the runs it does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,7 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # cnnbook from this checkout, installed or not
+source_runs="resnet18 source-resnet18"  # a CPU's hours each: first at every budget
 reproduce_seconds=${REPRODUCE_SECONDS:-540}  # under a 600 s call, with the packing after it
 
 run() {
@@ -50,14 +53,16 @@ if [ -n "$archive" ]; then run "mkdir -p '$CNNBOOK_DATA' && tar -xzf '$archive' 
 run "$PYTHON -c 'import torch, torchvision, matplotlib, tqdm' || $PYTHON -m pip install -q -r requirements.txt"
 run "nvidia-smi | tee '$OUT/nvidia-smi.txt'"
 run "$PYTHON -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())' | tee -a '$OUT/nvidia-smi.txt'"
-run "start=\$(date +%s)"
+run "start=\$(date +%s) && touch '$work/started'"
 run "timeout --signal=INT $reproduce_seconds bash -c '$PYTHON -m cnnbook reproduce --budget quick --missing \
-  --jobs $jobs && $PYTHON -m cnnbook reproduce --budget full --missing --jobs $jobs' 2>&1 | tee '$work/reproduce.log' || true"
+  --jobs $jobs && $PYTHON -m cnnbook reproduce --budget full --missing --only $source_runs --jobs $jobs \
+  && $PYTHON -m cnnbook reproduce --budget full --missing --jobs $jobs' 2>&1 | tee '$work/reproduce.log' || true"
 run "reproduce_seconds=\$(( \$(date +%s) - start ))"
 run "$PYTHON scripts/session_timings.py --reproduce-seconds \$reproduce_seconds --jobs $jobs > '$OUT/timings.json'"
 run "cat '$OUT/timings.json'"
 run "results=\$($PYTHON -c 'from cnnbook.runs.reference import RESULTS; print(RESULTS)')"
 # Logs first: whatever failed above, they say why.
 run "tar -czf '$OUT/logs.tar.gz' -C '$work' --exclude=./data --exclude=checkpoint.pt . -C \"\$PWD\" runs || true"
-run "tar -czf '$OUT/results.tar.gz' -C \"\$results\" --exclude=resume.pt quick full || true"
+run "(cd \"\$results\" && find quick full -name provenance.json -newer '$work/started' -printf '%h\\n' | \
+  tar -cf - --exclude=resume.pt -T - | split -b 15M - '$OUT/results.tar.part-') || true"
 run "ls -l '$OUT'"

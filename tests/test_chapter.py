@@ -188,18 +188,37 @@ def test_resnet18_is_shown_beside_the_source_recipe_and_trains_on_a_page_only_wh
     monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
     assert cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")) == {}  # hours on a CPU: never unasked
     out = capsys.readouterr().out
-    assert "resnet18 is not stored at budget 'smoke'" in out
+    assert "Not stored at budget 'smoke' for these settings: resnet18 source-resnet18" in out
     assert "python -m cnnbook reproduce --budget smoke --only resnet18 source-resnet18" in out
     chapter_run, source_run = reference.source_model_runs(cfg)
     _store(tmp_path, "smoke", chapter_run, epochs=1)
-    assert cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")) == {}  # one of two stored is not enough
+    runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))
+    assert list(runs) == ["chapter recipe"]  # shown alone, with a line for its missing twin
+    assert "python -m cnnbook reproduce --budget smoke --only source-resnet18`" in capsys.readouterr().out
     _store(tmp_path, "smoke", source_run, epochs=1)
     runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))
     assert list(runs) == ["chapter recipe", "source recipe"] and all(r.reference is not None for r in runs.values())
     assert runs["source recipe"].spec.recipe.lr == 0.001 and not runs["source recipe"].spec.recipe.augment
-    assert "set TRAIN_RESNET18 = True to train them here" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "budget 'smoke'" in out and "set TRAIN_RESNET18 = True to train them here" in out and "Not stored" not in out
     trained = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"), train=True)
     assert all(r.reference is None and len(r.history) == 1 for r in trained.values())
     assert "Trained here and kept as your runs: resnet18, source-resnet18 (TRAIN_RESNET18 = True)" in (
         capsys.readouterr().out
     )
+
+
+def test_resnet18_falls_back_to_the_gpu_budget_where_that_stores_more(tiny_data, tmp_path, monkeypatch, capsys):
+    cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
+    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(
+        chapter, "with_other_seeds", lambda ref, spec, b: reference.with_other_seeds(ref, spec, b, tmp_path)
+    )
+    full_chapter, _ = reference.source_model_runs(cnnbook.get_budget("full"))
+    _store(tmp_path, "full", full_chapter, epochs=2)
+    runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))
+    assert list(runs) == ["chapter recipe"] and runs["chapter recipe"].budget == "full"
+    assert len(runs["chapter recipe"].history) == 2
+    out = capsys.readouterr().out
+    assert "Showing stored runs of resnet18 (2 epochs, 1 seed each, budget 'full'" in out
+    assert "python -m cnnbook reproduce --budget full --only source-resnet18`" in out

@@ -171,7 +171,8 @@ def test_an_explorer_must_change_its_picture_from_the_keyboard_in_both_modes(tmp
     from cnnbook.book import viz
 
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    shown = viz.explorer(get_model("resnet20").eval(), images, [0, 1, 2], list("abc"), ["stem", "stages.2"], "stages.2")
+    model, classes = get_model("resnet20").eval(), list("abcdefghij")  # one name for each of its 10 outputs
+    shown = viz.explorer(model, images, [0, 1, 2], classes, ["stem", "stages.2"], "stages.2")
     working = shown._repr_html_()
     dead = re.sub(r"<script>.*?</script>", "", working, flags=re.S)  # the controls without the script behind them
     site = make_site(

@@ -46,3 +46,11 @@ def test_the_page_block_holds_its_data_controls_and_script_and_stays_small():
     assert f'getElementById("{shown.id}")' in page and f'id="{shown.id}"' in page
     assert shown.size < 400_000  # random images compress worst; the chapter's real ones are smaller
     assert explorer().id != shown.id  # two explorers on one JupyterLab page do not collide
+
+
+def test_too_few_class_names_is_a_clear_error():
+    import pytest
+
+    images = torch.zeros(3, 3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="3 class names"):
+        viz.explorer(get_model("resnet20").eval(), images, [0, 1, 5], list("abc"), LAYERS, cam_layer="stages.2")

@@ -109,8 +109,11 @@ def test_the_gpu_session_dry_run_prints_every_command_and_runs_none(tmp_path):
     commands = [line[2:] for line in done.stdout.splitlines() if line.startswith("+ ")]
     assert any(c.startswith("nvidia-smi") for c in commands)
     reproduce = next(c for c in commands if "-m cnnbook reproduce" in c)
-    assert reproduce.index("--budget quick --missing") < reproduce.index("--budget full --missing --jobs 5")
-    assert any(f"{out}/results.tar.gz" in c for c in commands)
+    pair = "--budget full --missing --only resnet18 source-resnet18"
+    assert reproduce.index("--budget quick --missing") < reproduce.index(pair)
+    assert reproduce.index(pair) < reproduce.index("--budget full --missing --jobs 5")
+    packing = next(c for c in commands if "results.tar.part-" in c)
+    assert "-newer" in packing and "split -b 15M" in packing  # this session's runs, in parts the tool returns
     assert not out.exists() and not (tmp_path / "work").exists()
 
 

@@ -63,3 +63,17 @@ def get_model_modules(name):
     from cnnbook.models import get_model
 
     return list(get_model(name).modules())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: the model moves there after the trace is made")
+def test_layer_trace_follows_a_model_that_training_moves_to_the_gpu(tiny_split):
+    from cnnbook import Recipe
+    from cnnbook.data import normalize
+    from cnnbook.models import get_model
+    from cnnbook.training.loop import fit
+
+    model = get_model("plain20")  # on the CPU, as reproduce builds it; fit moves it
+    trace = probe.LayerTrace(model, normalize(tiny_split.images[:8]), tiny_split.labels[:8])
+    history = fit(model, tiny_split, None, Recipe(epochs=2, batch_size=16, lr=0.05), device="cuda", progress=False,
+                  callbacks=[trace])  # fmt: skip
+    assert all(v > 0 for v in history.records[-1]["rel_step"])

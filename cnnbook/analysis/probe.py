@@ -108,7 +108,8 @@ class LayerTrace:
         return [m for m in self.model.modules() if isinstance(m, nn.Conv2d)]
 
     def _weights(self) -> list[torch.Tensor]:
-        return [conv.weight.detach().float().clone() for conv in self._convs()]
+        # on the CPU: training may move the model to a GPU after the trace is made
+        return [conv.weight.detach().to("cpu", torch.float32, copy=True) for conv in self._convs()]
 
     def __call__(self, history) -> bool:
         buffers = {name: b.clone() for name, b in self.model.named_buffers()}

@@ -19,7 +19,6 @@ from ..runs.record import RunRecord
 from ..runs.reference import (
     AUX_KINDS,
     SIDE_PRECISION,
-    SOURCE_MODEL,
     TRANSFER_MODEL,
     RunSpec,
     best_trained,
@@ -281,20 +280,26 @@ def aux_runs(
 def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False) -> dict[str, ChapterRun]:
     """The source's ResNet-18 trained with the chapter recipe (``"chapter recipe"``) and with the source's
     (``"source recipe"``), as :func:`shown_runs` decides, except that a run neither stored nor yours trains
-    here only with ``train``: each takes an hour or more on a CPU. Empty, with a line saying how to get
-    them, unless both are there."""
-    chapter, source = source_model_runs(cfg)
-    specs = {"chapter recipe": chapter, "source recipe": source}
-    runs = shown_runs(specs, cfg, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
-    if len(runs) < len(specs):
-        missing = " ".join(s.run_id for name, s in specs.items() if name not in runs)
+    here only with ``train``: each takes an hour or more on a CPU. Without ``train``, the runs stored at
+    ``cfg``'s budget, or at ``full`` (a GPU's budget) where it holds more of them; a line says how to make
+    the ones missing."""
+    budget = cfg
+    if not train:
+        budget = max((cfg, get_budget("full")), key=lambda b: sum(_shown(spec, b) for spec in source_model_runs(b)))
+    specs = dict(zip(("chapter recipe", "source recipe"), source_model_runs(budget)))
+    runs = shown_runs(specs, budget, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
+    if missing := " ".join(s.run_id for name, s in specs.items() if name not in runs):
         print(
-            f"{SOURCE_MODEL} is not stored at budget {cfg.name!r} for these settings ({missing}): "
-            f"`python -m cnnbook reproduce --budget {cfg.name} --only {missing}` trains it (hours on "
-            f"a CPU, minutes on a GPU), or set TRAIN_RESNET18 = True to train it here."
+            f"Not stored at budget {budget.name!r} for these settings: {missing}. "
+            f"`python -m cnnbook reproduce --budget {budget.name} --only {missing}` trains it (hours on a CPU, "
+            f"minutes on a GPU), or set TRAIN_RESNET18 = True to train both here at budget {cfg.name!r}."
         )
-        return {}
     return runs
+
+
+def _shown(spec: RunSpec, budget: Budget) -> bool:
+    """Whether a page has a run of ``spec`` at ``budget`` to show without training: yours or a stored one."""
+    return choose(spec, budget.name).shown is not None
 
 
 def shown_runs(
@@ -334,7 +339,7 @@ def shown_runs(
         p, seeds = first.provenance, min(len(runs[name].seeds) for name in stored)
         print(
             f"Showing stored runs of {', '.join(specs[name].run_id for name in stored)} ({len(first.history)} "
-            f"epochs, {seeds} seed{'s' * (seeds > 1)} each, {p['device_name']}, {p['precision']}, "
+            f"epochs, {seeds} seed{'s' * (seeds > 1)} each, budget {cfg.name!r}, {p['device_name']}, {p['precision']}, "
             f"commit {(p.get('git_commit') or '?')[:7]}); set {train_name} = True to train them here."
         )
     if kept:

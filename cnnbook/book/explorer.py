@@ -164,6 +164,8 @@ def explorer(
     x = normalize(images)
     maps = feature_maps(model, x, list(layers))
     cams, predictions = grad_cam(model, x, cam_layer)
+    if int(predictions.max()) >= len(classes) or max(map(int, labels), default=0) >= len(classes):
+        raise ValueError(f"explorer: {len(classes)} class names, but the model or the labels use more classes")
     return Explorer(
         layers=[{"name": name, "shape": " x ".join(map(str, maps[name].shape[1:]))} for name in layers],
         maps={name: [_png(_strip(m[:channels].float().cpu())) for m in maps[name]] for name in layers},
