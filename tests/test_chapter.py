@@ -208,7 +208,9 @@ def test_resnet18_is_shown_beside_the_source_recipe_and_trains_on_a_page_only_wh
     )
 
 
-def test_resnet18_falls_back_to_the_gpu_budget_where_that_stores_more(tiny_data, tmp_path, monkeypatch, capsys):
+def test_resnet18_is_shown_from_the_budget_that_stores_more_of_the_pair_the_gpus_on_a_tie(
+    tiny_data, tmp_path, monkeypatch, capsys
+):
     cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
     monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
     monkeypatch.setattr(
@@ -222,3 +224,9 @@ def test_resnet18_falls_back_to_the_gpu_budget_where_that_stores_more(tiny_data,
     out = capsys.readouterr().out
     assert "Showing stored runs of resnet18 (2 epochs, 1 seed each, budget 'full'" in out
     assert "python -m cnnbook reproduce --budget full --only source-resnet18`" in out
+    for spec in reference.source_model_runs(cfg):
+        _store(tmp_path, "smoke", spec, epochs=1)
+    assert {r.budget for r in cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")).values()} == {"smoke"}
+    _store(tmp_path, "full", reference.source_model_runs(cnnbook.get_budget("full"))[1], epochs=2)
+    runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))  # both pairs whole: the longer one
+    assert list(runs) == ["chapter recipe", "source recipe"] and {r.budget for r in runs.values()} == {"full"}

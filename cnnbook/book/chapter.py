@@ -281,11 +281,11 @@ def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool 
     """The source's ResNet-18 trained with the chapter recipe (``"chapter recipe"``) and with the source's
     (``"source recipe"``), as :func:`shown_runs` decides, except that a run neither stored nor yours trains
     here only with ``train``: each takes an hour or more on a CPU. Without ``train``, the runs stored at
-    ``cfg``'s budget, or at ``full`` (a GPU's budget) where it holds more of them; a line says how to make
-    the ones missing."""
+    ``cfg``'s budget or at ``full`` (a GPU's budget, more epochs), whichever holds more of the pair, ``full``
+    on a tie of stored runs; a line says how to make the ones missing."""
     budget = cfg
     if not train:
-        budget = max((cfg, get_budget("full")), key=lambda b: sum(_shown(spec, b) for spec in source_model_runs(b)))
+        budget = max((cfg, get_budget("full")), key=_pair_rank)
     specs = dict(zip(("chapter recipe", "source recipe"), source_model_runs(budget)))
     runs = shown_runs(specs, budget, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
     if missing := " ".join(s.run_id for name, s in specs.items() if name not in runs):
@@ -297,9 +297,11 @@ def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool 
     return runs
 
 
-def _shown(spec: RunSpec, budget: Budget) -> bool:
-    """Whether a page has a run of ``spec`` at ``budget`` to show without training: yours or a stored one."""
-    return choose(spec, budget.name).shown is not None
+def _pair_rank(budget: Budget) -> tuple[int, bool]:
+    """How a budget ranks for showing the ResNet-18 pair: runs of it a page can show without training
+    (yours or stored), then, on a tie of stored runs, ``full``'s longer training first."""
+    shown = sum(choose(spec, budget.name).shown is not None for spec in source_model_runs(budget))
+    return shown, shown > 0 and budget.name == "full"
 
 
 def shown_runs(
