@@ -162,10 +162,11 @@ def explorer(
     """Precompute the explorer for ``images`` (uint8, e.g. one test image per class): the first
     ``channels`` maps of every layer in ``layers`` and the Grad-CAM map at ``cam_layer``."""
     x = normalize(images)
-    maps = feature_maps(model, x, list(layers))
+    maps = feature_maps(model, x, [*layers, ""])  # "": the model itself, whose output is the logits
+    outputs = maps.pop("").shape[1]
+    if len(classes) != outputs or max(map(int, labels), default=0) >= outputs:
+        raise ValueError(f"explorer: {len(classes)} class names for a model of {outputs} classes and labels {labels}")
     cams, predictions = grad_cam(model, x, cam_layer)
-    if int(predictions.max()) >= len(classes) or max(map(int, labels), default=0) >= len(classes):
-        raise ValueError(f"explorer: {len(classes)} class names, but the model or the labels use more classes")
     return Explorer(
         layers=[{"name": name, "shape": " x ".join(map(str, maps[name].shape[1:]))} for name in layers],
         maps={name: [_png(_strip(m[:channels].float().cpu())) for m in maps[name]] for name in layers},
