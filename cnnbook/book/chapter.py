@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..analysis.spread import Spread
 from ..data import CIFAR10, Split, load_cifar10
 from ..experiments import class_transfer
 from ..models import count_parameters, list_models, model_meta
@@ -29,7 +30,7 @@ from ..runs.reference import (
 )
 from ..storage import write_json
 from ..training.device import default_device, resolve_precision
-from ..training.evaluation import evaluate, evaluate_with_flip
+from ..training.evaluation import evaluate, evaluate_with_flip, predict
 from ..training.history import History
 from ..training.loop import progress_bar
 from ..training.recipe import Recipe, recipe_for
@@ -99,6 +100,19 @@ class ChapterRun:
     def seed_accuracies(self, test: Split) -> list[float]:
         """Test accuracy at every seed shown: the stored seeds' own, or this run's (:meth:`test_accuracy`)."""
         return self.seed_tests or [self.test_accuracy(test)]
+
+    def accuracy(self, test: Split) -> Spread:
+        """Test accuracy at every seed shown (:meth:`seed_accuracies`), with the shown seed's result on
+        each image of ``test`` where it is known, so that two runs compare image by image."""
+        return Spread.of(self.seed_accuracies(test), self.correct(test))
+
+    def correct(self, test: Split) -> list[bool] | None:
+        """Whether the shown seed classifies each image of ``test`` correctly: a stored run's stored
+        predictions (None if it has none for these images), else measured here."""
+        if self.reference is not None:
+            correct = self.reference.correct
+            return correct if correct is not None and len(correct) == len(test) else None
+        return (predict(self.model, test) == test.labels.cpu()).tolist()
 
     def test_accuracy(self, test: Split) -> float:
         """Test accuracy: a stored run's own, measured on its budget's test set when it was made

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib import cycler
 
+from ..analysis.spread import Difference, Spread
 from ..training.history import History
 from .explorer import explorer as explorer  # viz.explorer: the kernel-free feature-map explorer
 
@@ -534,3 +535,31 @@ def markdown_table(rows: Sequence[Mapping], floatfmt: Mapping[str, str] | None =
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(cell(k, r[k]) if k in r else "—" for k in keys) + " |" for r in rows]
     return "\n".join(lines)
+
+
+@styled
+def plot_intervals(results: Mapping[str, Spread], differences: Mapping[str, Sequence[Difference]], unit: str = "%"):
+    """Left: each result's seeds (dots) with the 95 % interval of their mean (bar). Right: each named
+    difference (``{label: [difference, ...]}``, say unpaired then paired) as its 95 % interval around its
+    delta, with zero marked: an interval that leaves out zero is a resolved difference."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+    for i, spread in enumerate(results.values()):
+        low, high = spread.interval()
+        left.plot([100 * low, 100 * high], [i, i], color=COLORS[i % len(COLORS)], linewidth=4, alpha=0.5)
+        left.plot([100 * v for v in spread.values], [i] * spread.n, "o", color=COLORS[i % len(COLORS)])
+    left.set_yticks(range(len(results)), list(results))
+    left.set_xlabel(f"test accuracy ({unit})")
+    left.set_title("seeds and the 95 % interval of their mean")
+    rows = [(label, d) for label, ds in differences.items() for d in ds]
+    for i, (_, d) in enumerate(rows):
+        low, high = (100 * v for v in d.interval())
+        right.plot([low, high], [i, i], color="0.3", linewidth=4, alpha=0.5)
+        right.plot([100 * d.delta], [i], "o", color="0.1")
+    right.axvline(0, color=COLORS[3], linewidth=1)
+    right.set_yticks(range(len(rows)), [f"{label}\n({'paired' if d.paired else 'unpaired'})" for label, d in rows])
+    right.set_xlabel("difference (points)")
+    right.set_title("95 % interval of a difference")
+    for ax in (left, right):
+        ax.grid(axis="x", alpha=0.3)
+        ax.invert_yaxis()
+    return fig

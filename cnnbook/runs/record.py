@@ -2,8 +2,10 @@
 
 A run's folder holds ``provenance.json`` (where, when and how it ran: command, budget, recipe, seed,
 git commit, versions, device, number format, wall time, dataset variant; a reference run adds its
-fingerprint) and ``history.json`` (the model, the per-epoch records, the test metrics and any other
-results), written last: a folder with a ``history.json`` holds a finished run.
+fingerprint), ``test_predictions.json`` (the class predicted for every test image, which paired
+comparisons read: :mod:`cnnbook.analysis.spread`) and ``history.json`` (the model, the per-epoch
+records, the test metrics and any other results), written last: a folder with a ``history.json``
+holds a finished run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 
 from ..data import TRAIN_IMAGES
 from ..models import get_model
-from ..storage import write_json
+from ..storage import write_bytes, write_json
 from ..training.checkpoint import load_checkpoint
 from ..training.device import resolve_precision
 from ..training.history import History
@@ -57,6 +59,15 @@ class RunRecord:
             f"{p['device_name']} ({p['device']}, {p['precision']}) in {p['wall_minutes']:.1f} min at commit {commit}"
         )
 
+    @property
+    def correct(self) -> list[bool] | None:
+        """Whether it classified each test image correctly, in the test split's order (None: not stored)."""
+        path = self.path / PREDICTIONS
+        if not path.exists():
+            return None
+        stored = json.loads(path.read_text())
+        return [p == y for p, y in zip(stored["predictions"], stored["labels"])]
+
     def model(self, device: torch.device | str = "cpu"):
         """The run's trained model (eval mode), from the folder's ``checkpoint.pt``."""
         run = self.provenance["run"]
@@ -64,6 +75,8 @@ class RunRecord:
         load_checkpoint(self.path / "checkpoint.pt", model)
         return model.to(device).eval()
 
+
+PREDICTIONS = "test_predictions.json"
 
 # A run's extra settings that are its model builder's keyword arguments (the rest configure the run).
 MODEL_SETTINGS = ("num_classes", "aux_logits")
@@ -79,6 +92,12 @@ def write_record(out: Path, model: str, history: History, test: dict, about: dic
     ``provenance.json``, then ``history.json``."""
     write_json(out / "provenance.json", about)
     write_json(out / "history.json", {"model": model, "test": test, **(extra or {}), **history.to_dict()})
+
+
+def write_predictions(out: Path, predictions: torch.Tensor, labels: torch.Tensor) -> None:
+    """Store the class predicted for every test image and its label (a few kB) in ``out``."""
+    stored = {"predictions": predictions.tolist(), "labels": labels.tolist()}
+    write_bytes(out / PREDICTIONS, json.dumps(stored, separators=(",", ":")).encode())
 
 
 def read_record(out: Path) -> RunRecord | None:

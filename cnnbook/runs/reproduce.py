@@ -22,7 +22,7 @@ from ..training.device import default_device
 from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.recipe import recipe_for
 from .budgets import get_budget
-from .record import RunRecord, git_commit, provenance, write_record
+from .record import RunRecord, git_commit, provenance, write_predictions, write_record
 from .reference import RESULTS, RunSpec, select_runs, train_run, user_results
 from .rundir import LOCK, acquire_lock, release_lock
 
@@ -126,7 +126,8 @@ def train_into(
     else:
         model, history = train_run(spec, data, **options)
         if test:
-            metrics = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
+            metrics = evaluate_with_flip(model, data.test, precision=spec.recipe.precision, predictions=True)
+            write_predictions(out, metrics.pop("predictions"), data.test.labels)
     seconds = time.perf_counter() - t0
     if weights:
         size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
