@@ -1,0 +1,32 @@
+"""Notices on a page: a cell that could not run where the page was built says so in one admonition."""
+
+from __future__ import annotations
+
+import html
+
+
+class Notice:
+    """An admonition: rendered as the site's note box in HTML (JupyterLab and the built book), as
+    two plain lines elsewhere."""
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title, self.text = title, text
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<div class="admonition note"><p class="admonition-title">{html.escape(self.title)}</p>'
+            f"<p>{html.escape(self.text)}</p></div>"
+        )
+
+    def __repr__(self) -> str:
+        return f"{self.title}: {self.text}"
+
+
+def needs_network(what: str, result: str) -> Notice:
+    """The notice for a cell that downloads ``what`` and could not reach the network: what it shows
+    when it can (``result``). Display it as a cell's last value, or with ``IPython.display.display``."""
+    return Notice(
+        "Needs the network",
+        f"This cell downloads {what}, which was not reachable where this page was built. "
+        f"Run it with network access and it shows {result}.",
+    )
