@@ -197,8 +197,8 @@ def test_resnet18_is_shown_beside_the_source_recipe_and_trains_on_a_page_only_wh
     assert "python -m cnnbook reproduce --budget smoke --only source-resnet18`" in capsys.readouterr().out
     _store(tmp_path, "smoke", source_run, epochs=1)
     runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))
-    assert list(runs) == ["chapter recipe", "source recipe"] and all(r.reference is not None for r in runs.values())
-    assert runs["source recipe"].spec.recipe.lr == 0.001 and not runs["source recipe"].spec.recipe.augment
+    assert list(runs) == ["chapter recipe", "textbook recipe"] and all(r.reference is not None for r in runs.values())
+    assert runs["textbook recipe"].spec.recipe.lr == 0.001 and not runs["textbook recipe"].spec.recipe.augment
     out = capsys.readouterr().out
     assert "budget 'smoke'" in out and "set TRAIN_RESNET18 = True to train them here" in out and "Not stored" not in out
     trained = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"), train=True)
@@ -229,4 +229,4 @@ def test_resnet18_is_shown_from_the_budget_that_stores_more_of_the_pair_the_gpus
     assert {r.budget for r in cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")).values()} == {"smoke"}
     _store(tmp_path, "full", reference.source_model_runs(cnnbook.get_budget("full"))[1], epochs=2)
     runs = cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu"))  # both pairs whole: the longer one
-    assert list(runs) == ["chapter recipe", "source recipe"] and {r.budget for r in runs.values()} == {"full"}
+    assert list(runs) == ["chapter recipe", "textbook recipe"] and {r.budget for r in runs.values()} == {"full"}

@@ -293,14 +293,14 @@ def aux_runs(
 
 def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False) -> dict[str, ChapterRun]:
     """The source's ResNet-18 trained with the chapter recipe (``"chapter recipe"``) and with the source's
-    (``"source recipe"``), as :func:`shown_runs` decides, except that a run neither stored nor yours trains
+    (``"textbook recipe"``), as :func:`shown_runs` decides, except that a run neither stored nor yours trains
     here only with ``train``: each takes an hour or more on a CPU. Without ``train``, the runs stored at
     ``cfg``'s budget or at ``full`` (a GPU's budget, more epochs), whichever holds more of the pair, ``full``
     on a tie of stored runs; a line says how to make the ones missing."""
     budget = cfg
     if not train:
         budget = max((cfg, get_budget("full")), key=_pair_rank)
-    specs = dict(zip(("chapter recipe", "source recipe"), source_model_runs(budget)))
+    specs = dict(zip(("chapter recipe", "textbook recipe"), source_model_runs(budget)))
     runs = shown_runs(specs, budget, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
     if missing := " ".join(s.run_id for name, s in specs.items() if name not in runs):
         print(

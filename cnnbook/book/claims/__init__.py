@@ -59,11 +59,14 @@ class Runs:
         """``metric`` of run ``a`` minus run ``b`` over their seeds (no test-set term: for training figures)."""
         return difference(self.spread(a, metric), self.spread(b, metric))
 
+    def accuracy(self, run_id: str) -> Spread:
+        """Test accuracy of every stored seed of ``run_id``, with seed 0's per-image results where stored."""
+        seeds = self.seeds(run_id)
+        return Spread.of([r.test["accuracy"] for r in seeds], seeds[0].correct)
+
     def accuracy_difference(self, a: str, b: str) -> Difference:
         """Test accuracy of run ``a`` minus run ``b``, paired on seed 0's stored predictions where both have them."""
-        sides = [self.seeds(run_id) for run_id in (a, b)]
-        spreads = [Spread.of([r.test["accuracy"] for r in seeds], seeds[0].correct) for seeds in sides]
-        return difference(*spreads, test_images=_test_images(sides[0][0]))
+        return difference(self.accuracy(a), self.accuracy(b), test_images=_test_images(self.seeds(a)[0]))
 
 
 def final_train_error(record: RunRecord) -> float:
