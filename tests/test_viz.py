@@ -363,9 +363,16 @@ def test_every_figure_says_what_it_shows_in_its_alt_text():
     fig, axes = plt.subplots(1, 2)
     for ax, title in zip(axes, ("mean activation", "accuracy lost")):
         viz.annotated_heatmap(ax, torch.tensor([[0.5, 1.0]]), ["1x1", "3x3"], ["3a"], title=title)
-    assert fig.alt_text == (
-        "Heat map of mean activation, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1. "
-        "Heat map of accuracy lost, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1."
+    maps = dict.fromkeys(("mean activation", "accuracy lost"), torch.tensor([[0.5, 1.0]]))
+    side_by_side = viz.plot_heatmaps(maps, ["1x1", "3x3"], ["3a"], "branch", "module", fmts={"accuracy lost": "{:.1f}"})
+    assert side_by_side.get_size_inches()[0] <= 6.8 and side_by_side.axes[1].texts[0].get_text() == "0.5"
+    assert (
+        fig.alt_text
+        == side_by_side.alt_text
+        == (
+            "Heat map of mean activation, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1. "
+            "Heat map of accuracy lost, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1."
+        )
     )
     plt.close("all")
 

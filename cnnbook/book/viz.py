@@ -560,6 +560,26 @@ def annotated_heatmap(
 
 
 @styled
+def plot_heatmaps(
+    maps: Mapping[str, torch.Tensor],
+    xlabels: Sequence[str],
+    ylabels: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    fmts: Mapping[str, str] | None = None,
+):
+    """Annotated heat maps side by side (:func:`annotated_heatmap`), each titled with its key in ``maps`` and
+    with its own colour bar, sharing the row and column names; ``fmts[title]`` formats a map's cells."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(width(len(maps), 3.4), 3.4), squeeze=False, layout="constrained")
+    for ax, (title, values) in zip(axes[0], maps.items()):
+        image = annotated_heatmap(ax, values, xlabels, ylabels, fmt=(fmts or {}).get(title, "{:.2f}"), title=title)
+        fig.colorbar(image, ax=ax)
+        ax.set_xlabel(xlabel)
+    axes[0, 0].set_ylabel(ylabel)
+    return fig
+
+
+@styled
 def plot_scatter(
     points: Mapping[str, tuple], xlabel: str, ylabel: str, title: str | None = None, padding: float = 0.5,
     scale: float = 1,
