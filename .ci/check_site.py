@@ -15,6 +15,10 @@ http://127.0.0.1 (not file://, so URLs resolve as on a real host) and opened in 
   3:1 against the background it is drawn on (the first opaque background among its ancestors), in the theme's light
   mode or its dark mode (<html data-theme="dark">, chosen through localStorage as the theme's switch does): light text
   left on a white output box, or dark text on the dark page; or the page did not switch to dark mode;
+* a printed cell output (a `pre` in .cell_output) has a line wider than its column, in the desktop window or at a
+  phone's width (text cut off behind a scrollbar): the check names the line;
+* an <img> in <main>/<article> has no alt text, or one that is a file name or path (what Sphinx writes when a
+  notebook's figure came without one: the book's figures carry their own, see book/_ext/output_alt.py);
 * a feature-map explorer on it (cnnbook.book.explorer), in light or dark mode, does not change its picture when another
   layer is chosen or the image slider is moved, both from the keyboard.
 
@@ -200,6 +204,8 @@ def check_page(
     for what, pattern in LEAKS.items():
         if found := pattern.search(outputs):
             problems.append(f"an output shows {what}: {found.group(0).strip()!r}")
+    problems += check_alt_text(driver)
+    problems += check_output_width(driver)
     problems += low_contrast(driver, "light")
     problems += check_explorers(driver, "light")
     if shot:
@@ -240,6 +246,54 @@ def check_explorers(driver: webdriver.Chrome, mode: str) -> list[str]:
             if shown.get_attribute("src") == before:
                 problems.append(f"{mode} mode: explorer {number}: choosing {what} did not change the picture")
             element.send_keys(Keys.ARROW_UP if control == "select" else Keys.ARROW_LEFT)
+    return problems
+
+
+# [alt or null, src] of every <img> in <main>/<article>.
+ALT_JS = """const root = document.querySelector('main, article') || document.body;
+    return Array.from(root.querySelectorAll('img'), img => [img.getAttribute('alt'), img.getAttribute('src')]);"""
+FILE_NAME = re.compile(r"^\S*\.(?:png|jpe?g|gif|svg|webp)$|^\S*/\S*$", re.IGNORECASE)
+
+
+def check_alt_text(driver: webdriver.Chrome) -> list[str]:
+    """Every image in the open page's <main>/<article> says what it shows: an alt text that is not a file name
+    or path (an empty alt, a decorative image's, is allowed)."""
+    problems = []
+    for alt, src in driver.execute_script(ALT_JS):
+        if alt is None:
+            problems.append(f"image without alt text: {src[:80]}")
+        elif FILE_NAME.match(alt.strip()) or alt.strip() == src:
+            problems.append(f"image alt text is a file name: {alt[:80]!r}")
+    return problems
+
+
+# [how many px too wide, the longest line] of every visible printed output in <main>/<article> whose text is wider
+# than its box (it would scroll sideways, or run past the column).
+OUTPUT_WIDTH_JS = """const root = document.querySelector('main, article') || document.body;
+    return Array.from(root.querySelectorAll('.cell_output pre'))
+      .filter(pre => pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1)
+      .map(pre => [pre.scrollWidth - pre.clientWidth,
+                   pre.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '').trim()]);"""
+
+
+def check_output_width(driver: webdriver.Chrome) -> list[str]:
+    """No printed output line of the open page is wider than its column, in the desktop window and at a phone's
+    width (the page is reloaded at that width, then restored)."""
+
+    def too_wide(width: int) -> list[str]:
+        return [f"at {width} px wide a printed line is {extra} px wider than its column: {line[:60]!r}"
+                for extra, line in driver.execute_script(OUTPUT_WIDTH_JS)[:MAX_REPORTED]]  # fmt: skip
+
+    problems = too_wide(WIDTH)
+    driver.set_window_size(PHONE_WIDTH, HEIGHT)
+    try:
+        driver.refresh()
+        settle(driver)
+        problems += too_wide(PHONE_WIDTH)
+    finally:
+        driver.set_window_size(WIDTH, HEIGHT)
+        driver.refresh()
+        settle(driver)
     return problems
 
 

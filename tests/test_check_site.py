@@ -50,9 +50,9 @@ def report(out: str, page: str) -> list[str]:
 
 
 GOOD = {
-    "index.html": '<main><img src="fig.png"><pre>| a |\n|---|</pre><p>a | b, c---d</p></main>',
+    "index.html": '<main><img src="fig.png" alt="blue"><pre>| a |\n|---|</pre><p>a | b, c---d</p></main>',
     "external.html": '<script src="https://cdn.example.invalid/x.js"></script><p>offline CDN</p>',
-    "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png"><div style="height:3000px"></div></main>',
+    "notebooks/ch.html": '<main><h1>Chapter</h1><img src="fig.png" alt="blue"><div style="height:3000px"></div></main>',
     # A white output box keeps its dark text in dark mode: readable.
     "output.html": '<main><div style="background: #fff; color: #222"><pre>loss 0.79</pre></div></main>',
     "math.html": '<script defer src="_static/mathjax/tex-chtml.js"></script><main><p>\\(y = F(x) + x\\)</p></main>',
@@ -149,6 +149,39 @@ def test_low_contrast_text_fails_in_the_mode_that_has_it(tmp_path):
         report(result.stdout, "nodark.html")[1] == "- dark mode: the page did not switch (no <html data-theme='dark'>)"
     )
     assert "9 pages, 5 OK, 4 failed" in result.stdout
+
+
+@needs_chromium
+def test_a_printed_line_wider_than_its_column_fails_unless_the_books_css_wraps_it(tmp_path):
+    line = "resnet20 is 0.5 points above densenet_cifar, within its noise; " * 5
+    output = f'<main><div class="cell_output"><div class="output stream"><pre>{line}</pre></div></div></main>'
+    book_css = '<link rel="stylesheet" href="_static/cnnbook.css">'
+    site = make_site(tmp_path, {"cut.html": output, "wrapped.html": book_css + output})
+    shutil.copy(ROOT / "book" / "_static" / "cnnbook.css", site / "_static")
+    result = check(site)
+    cut = report(result.stdout, "cut.html")
+    assert cut[1].startswith("- at 1280 px wide a printed line is ") and cut[1].endswith(
+        "px wider than its column: 'resnet20 is 0.5 points above densenet_cifar, within its nois'"
+    )
+    assert cut[2].startswith("- at 390 px wide a printed line is ")  # (then: the page scrolls sideways there)
+    assert "OK   wrapped.html" in result.stdout and "2 pages, 1 OK, 1 failed" in result.stdout
+
+
+@needs_chromium
+def test_an_image_whose_alt_text_is_missing_or_a_file_name_fails(tmp_path):
+    site = make_site(
+        tmp_path,
+        {
+            "notebooks/noalt.html": '<main><img src="fig.png"></main>',
+            "notebooks/path.html": '<main><img src="fig.png" alt="../_images/0a1b2c.png"></main>',
+            "notebooks/said.html": '<main><img src="fig.png" alt="Training error by epoch of plain20"></main>',
+            "decorative.html": '<main><img src="fig.png" alt=""></main>',  # an empty alt: nothing to say
+        },
+    )
+    out = check(site).stdout
+    assert report(out, "notebooks/noalt.html")[1:] == ["- image without alt text: fig.png"]
+    assert report(out, "notebooks/path.html")[1:] == ["- image alt text is a file name: '../_images/0a1b2c.png'"]
+    assert "OK   notebooks/said.html" in out and "OK   decorative.html" in out
 
 
 def test_missing_browser_exits_2(tmp_path, monkeypatch, capsys):

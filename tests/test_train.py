@@ -129,6 +129,7 @@ def test_small_epochs_train_on_scaled_down_images_then_full_size(tiny_split):
     _, h = small_run(tiny_split, epochs=3, small_epochs=2, small_size=16, batch_size=32, transform=record_size)
     assert seen.count(16) == 4 and len(h) == 3  # two small epochs of two training batches each
     assert seen[-3:] == [32, 32, 32]  # the last epoch's two batches, then validation (always at full size)
+    assert (h.small_epochs, h.small_size) == (2, 16)  # the history says so: every plot of the run shades them
 
 
 def test_a_recipe_without_small_epochs_keeps_its_old_record_and_fingerprint():

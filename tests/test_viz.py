@@ -11,6 +11,14 @@ from cnnbook.models import get_model  # noqa: E402
 from cnnbook.training.history import History  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
 def fake_history(n=3):
     return History(
         [
@@ -127,7 +135,8 @@ def test_accuracy_vs_cost_panels_and_labels():
     fig = viz.plot_accuracy_vs_cost(points, ["p", "m"], title="t")
     assert [ax.get_xlabel() for ax in fig.axes] == ["p", "m"]
     assert [t.get_text() for t in fig.axes[1].texts] == ["x", "y"]
-    assert list(fig.axes[1].collections[1].get_offsets()[0]) == [5.0, 90.0]
+    dot = fig.axes[1].lines[1]  # one seed: a dot without an error bar
+    assert (list(dot.get_xdata()), list(dot.get_ydata())) == ([5.0], [90.0]) and not fig.axes[1].collections
 
 
 def test_annotated_heatmap_writes_every_finite_value():
@@ -212,6 +221,160 @@ def test_plot_history_shades_the_small_image_epochs_it_has_reached():
     (band,) = fig.axes[0].patches
     assert band.get_x() == 0.5 and band.get_width() == 3  # epochs 1-3 of the 10 so far
     assert fig.legends[0].get_texts()[-1].get_text() == "smaller training images"
+
+
+def small_image_history(epochs=4, small=2):
+    """A run whose first ``small`` epochs trained at 24 px, as fit and a stored record say."""
+    return History(fake_history(epochs).records, small_epochs=small, small_size=24)
+
+
+def test_every_curve_of_a_run_with_small_image_epochs_shades_them_without_being_told():
+    run = small_image_history()
+    curves = viz.plot_history({"resnet20": run, "plain20": fake_history(4)})
+    seeds = viz.plot_seed_curves({"residual": {"resnet20": [run, run]}, "plain": {"plain20": [fake_history(4)]}})
+    for fig in (curves, seeds):
+        for ax in fig.axes:
+            (band,) = ax.patches
+            assert (band.get_x(), band.get_width()) == (0.5, 2)  # epochs 1 and 2, on every panel
+        assert "The first 2 epochs, trained at 24 px, are shaded." in fig.alt_text
+    assert curves.legends[0].get_texts()[-1].get_text() == "epochs 1-2 at 24 px"
+    assert not viz.plot_seed_curves({"plain": {"plain20": [fake_history(4)]}}).axes[0].patches
+
+
+def test_a_stored_run_carries_its_small_image_epochs_from_its_recipe():
+    from cnnbook.runs.record import read_record
+    from cnnbook.runs.reference import RESULTS
+
+    stored = read_record(RESULTS / "quick" / "resnet20")
+    assert stored.provenance["recipe"]["small_epochs"] == 10
+    assert (stored.history.small_epochs, stored.history.small_size) == (10, 24)
+    plain = read_record(RESULTS / "quick" / "side-plain20")  # the side recipe trains at full size throughout
+    assert "small_epochs" not in plain.provenance["recipe"] and plain.history.small_epochs == 0
+
+
+def colors_of(fig):
+    """{label: colour} of every labelled line or error bar drawn in ``fig``."""
+    drawn = {}
+    for ax in fig.axes:
+        for line in ax.lines:
+            if not line.get_label().startswith("_"):
+                drawn[line.get_label()] = matplotlib.colors.to_hex(line.get_color())
+        for label, container in zip(ax.texts, ax.containers):
+            drawn[label.get_text()] = matplotlib.colors.to_hex(container.lines[0].get_color())
+    for legend in fig.legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            if hasattr(handle, "get_marker") and handle.get_marker() == "o":
+                drawn[text.get_text()] = matplotlib.colors.to_hex(handle.get_color())
+    return drawn
+
+
+def test_a_model_has_one_colour_in_every_figure():
+    from cnnbook.book import style
+
+    resnet20, densenet = (style.MODEL_COLORS[m].lower() for m in ("resnet20", "densenet_cifar"))
+    history = viz.plot_history({"densenet_cifar": fake_history(), "resnet20": fake_history()})
+    scatter = viz.plot_scatter({"resnet20": (270, 84.0), "densenet_cifar": (200, 84.5)}, "params", "acc")
+    curves = viz.plot_curves([1, 2], {"an unknown net": [1, 2], "resnet20": [2, 3]}, "x", "y")
+    profiles = viz.plot_gradient_profiles({"start": {"plain56": [1.0, 0.1], "resnet20": [1.0, 1.0]}})
+    seeds = viz.plot_seed_curves({"plain": {"plain20": [fake_history()]}, "residual": {"resnet20": [fake_history()]}})
+    assert colors_of(history) == {"densenet_cifar": densenet, "resnet20": resnet20}
+    assert colors_of(scatter) == {"resnet20": resnet20, "densenet_cifar": densenet}
+    assert colors_of(curves)["resnet20"] == colors_of(profiles)["resnet20"] == resnet20
+    assert colors_of(seeds)["resnet20 (1 seed)"] == resnet20
+    assert colors_of(curves)["an unknown net"] not in (resnet20, None)  # the palette's first colour still free
+    assert style.colors_for(["with heads", "without heads", "resnet20 (quick)"]) == [
+        style.MODEL_COLORS["with"], style.MODEL_COLORS["without"], style.MODEL_COLORS["resnet20"]]  # fmt: skip
+
+
+def test_plot_functions_draw_figures_no_wider_than_the_column_in_readable_type():
+    from cnnbook.book import style
+
+    runs = {f"net{i}": fake_history() for i in range(4)}
+    figs = [
+        viz.plot_history(runs),
+        viz.plot_seed_curves({p: {"resnet20": [fake_history()]} for p in "abc"}),
+        viz.show_images(torch.zeros(16, 3, 32, 32, dtype=torch.uint8), [0] * 16, ["cat"]),
+        viz.plot_filters(torch.randn(16, 3, 3, 3)),
+        viz.plot_bars({f"class {i}": 0.5 for i in range(10)}, "accuracy"),
+        viz.plot_accuracy_vs_cost([{"label": "x", "accuracy": 0.8, "p": 1.0, "m": 2.0}], ["p", "m"]),
+    ]
+    for fig in figs:
+        assert fig.get_size_inches()[0] <= style.COLUMN_INCHES and fig.dpi == style.DPI
+    assert style.STYLE["xtick.labelsize"] >= 10 and style.STYLE["legend.fontsize"] >= 10
+
+
+def test_the_feature_reuse_figure_has_no_overlapping_titles_and_no_cut_labels():
+    from cnnbook.models.densenet import feature_reuse_by_block
+
+    torch.manual_seed(0)
+    maps = feature_reuse_by_block(get_model("densenet_cifar"))
+    fig = viz.plot_feature_reuse({"at initialisation": maps, "trained": maps, "trained, BN scale folded in": maps})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title for ax in fig.axes if ax.get_title()] + [band._suptitle for band in fig.subfigs]
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    assert len(boxes) == 9 + 3  # each map titled with its block, each row with its state
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+    inside = fig.bbox
+    labels = [t for ax in fig.axes for t in (*ax.get_yticklabels(), ax.yaxis.label, ax.xaxis.label) if t.get_text()]
+    for text in labels:
+        box = text.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, text.get_text()  # nothing cut at the figure's edge
+    assert fig.get_size_inches()[0] <= 6.8
+    assert "at initialisation 0." in fig.alt_text and "dense block 2, dense block 3 and dense block 4" in fig.alt_text
+
+
+def test_scatters_of_several_seeds_draw_their_spread_as_error_bars():
+    from cnnbook.analysis.spread import Spread
+
+    seeds = [0.84, 0.85, 0.86]
+    fig = viz.plot_scatter({"resnet20": (270, Spread.of(seeds)), "densenet_cifar": (200, [0.83, 0.85]),
+                            "one seed": (100, 0.8)}, "params", "accuracy (%)", scale=100)  # fmt: skip
+    (ax,) = fig.axes
+    with_bars = [c for c in ax.containers if c.has_yerr]
+    assert len(with_bars) == 2  # one seed has no spread to draw
+    (segment,) = with_bars[0].lines[2][0].get_segments()
+    assert segment[:, 1] == pytest.approx([85.0 - 1.0, 85.0 + 1.0])  # mean ± sd of the seeds, in %
+    assert "resnet20 85.0 ± 1.0 (sd of three seeds) at 270" in fig.alt_text
+    cost = viz.plot_accuracy_vs_cost([{"label": "resnet20", "accuracy": seeds, "p": 1.0}], ["p"])
+    assert [c.has_yerr for c in cost.axes[0].containers] == [True]
+    assert "Error bars: the seeds' standard deviation." in cost.alt_text
+    with pytest.raises(ValueError, match="seed values"):
+        viz.plot_scatter({"a": (1, [0.5, float("nan")])}, "x", "y")
+
+
+def test_every_figure_says_what_it_shows_in_its_alt_text():
+    shown = {
+        viz.plot_history({"plain20": fake_history(), "plain56": fake_history()}, title="Degradation"):
+            "Degradation: loss and accuracy by epoch, training solid, validation dashed, of plain20 and plain56. "
+            "Last validation accuracy: plain20 20.0 %, plain56 20.0 %.",
+        viz.show_images(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), [0, 1], ["cat", "dog"], preds=[0, 0]):
+            "2 images, true label → prediction, 1 of 2 right: cat, dog → cat.",
+        viz.plot_bars({"cat": 0.5, "dog": 0.75}, "accuracy (%)", percent=True):
+            "Bar chart of accuracy (%): cat 50, dog 75.",
+        viz.plot_curves([4, 8], {"standard": [10, 20]}, "layers", "memory (MiB)"):
+            "Memory (MiB) against layers: standard from 10 at 4 to 20 at 8.",
+    }  # fmt: skip
+    for fig, text in shown.items():
+        assert fig.alt_text == text
+        assert fig._repr_mimebundle_() == ({}, {"image/png": {"alt": text}})  # what display() sends with the PNG
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    for ax, title in zip(axes, ("mean activation", "accuracy lost")):
+        viz.annotated_heatmap(ax, torch.tensor([[0.5, 1.0]]), ["1x1", "3x3"], ["3a"], title=title)
+    maps = dict.fromkeys(("mean activation", "accuracy lost"), torch.tensor([[0.5, 1.0]]))
+    side_by_side = viz.plot_heatmaps(maps, ["1x1", "3x3"], ["3a"], "branch", "module", fmts={"accuracy lost": "{:.1f}"})
+    assert side_by_side.get_size_inches()[0] <= 6.8 and side_by_side.axes[1].texts[0].get_text() == "0.5"
+    assert (
+        fig.alt_text
+        == side_by_side.alt_text
+        == (
+            "Heat map of mean activation, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1. "
+            "Heat map of accuracy lost, 1 rows (3a) by 2 columns (1x1 and 3x3), values from 0.5 to 1."
+        )
+    )
+    plt.close("all")
 
 
 def test_every_plot_function_draws_in_the_books_style():

@@ -10,9 +10,15 @@ DETERMINISTIC_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
 
 @dataclass
 class History:
-    """Per-epoch records: ``history["val_acc"]`` is a list over epochs."""
+    """Per-epoch records: ``history["val_acc"]`` is a list over epochs.
+
+    ``small_epochs`` and ``small_size`` say how many first epochs trained on images scaled down to how
+    many pixels (:attr:`~cnnbook.training.recipe.Recipe.small_epochs`), so that every plot of the run
+    shades them; :func:`~cnnbook.training.loop.fit` and a stored run's record set them from the recipe."""
 
     records: list[dict] = field(default_factory=list)
+    small_epochs: int = 0
+    small_size: int = 0
 
     def append(self, record: dict) -> None:
         self.records.append(record)

@@ -101,6 +101,8 @@ def fit(
     history, start = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         history, start = _restore(checkpoint, model, optimizer, scheduler, run_config)
+    if recipe.small_epochs:  # every plot of the run shades them
+        history.small_epochs, history.small_size = recipe.small_epochs, recipe.small_size
     for epoch in range(start, recipe.epochs):
         order = seed * 100_003 + epoch
         torch.manual_seed(order)  # dropout etc.: same stream on resume
