@@ -666,10 +666,11 @@ def plot_intervals(results: Mapping[str, Spread], differences: Mapping[str, Sequ
     difference (``{label: [difference, ...]}``, say unpaired then paired) as its 95 % interval around its
     delta, with zero marked: an interval that leaves out zero is a resolved difference."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
-    for i, spread in enumerate(results.values()):
+    for i, (name, spread) in enumerate(results.items()):
         low, high = spread.interval()
-        left.plot([100 * low, 100 * high], [i, i], color=COLORS[i % len(COLORS)], linewidth=4, alpha=0.5)
-        left.plot([100 * v for v in spread.values], [i] * spread.n, "o", color=COLORS[i % len(COLORS)])
+        color = model_color(name) or COLORS[i % len(COLORS)]
+        left.plot([100 * low, 100 * high], [i, i], color=color, linewidth=4, alpha=0.5)
+        left.plot([100 * v for v in spread.values], [i] * spread.n, "o", color=color)
     left.set_yticks(range(len(results)), list(results))
     left.set_xlabel(f"test accuracy ({unit})")
     left.set_title("seeds and the 95 % interval of their mean")
@@ -685,4 +686,10 @@ def plot_intervals(results: Mapping[str, Spread], differences: Mapping[str, Sequ
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
         ax.invert_yaxis()
-    return fig
+    means = ", ".join(f"{name} {100 * s.mean:.1f} {unit}" for name, s in results.items())
+    verdicts = alt.series(
+        f"{label} ({'paired' if d.paired else 'unpaired'}) {'resolved' if d.resolved else 'not resolved'}"
+        for label, d in rows
+    )
+    text = f"Left: each result's seeds and the 95 % interval of their mean ({means}). "
+    return alt.describe(fig, text + f"Right: the 95 % interval of each difference against zero: {verdicts}.")
