@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from IPython.display import display
 from torch import nn
 
 from ..analysis.spread import Spread
@@ -34,6 +35,7 @@ from ..training.evaluation import evaluate, evaluate_with_flip, predict
 from ..training.history import History
 from ..training.loop import progress_bar
 from ..training.recipe import Recipe, recipe_for
+from .notice import Provenance
 from .viz import LivePlot
 
 
@@ -255,7 +257,9 @@ def train_chapter_model(
         LivePlot("your run", others, title=f"{name}: your run, epoch by epoch", small_epochs=small)(run.history)
         return run
     if choice.shown is not None:
-        print(f"Showing the stored reference run: {choice.why}. Set TRAIN = True to train it here instead.")
+        print(f"Showing the stored reference run of {name} ({len(reference.history)} epochs, budget {cfg.name!r}). "
+              "Set TRAIN = True to train it here instead.")  # fmt: skip
+        display(Provenance(reference.provenance))
         build_log(f"{name}: showing the stored reference run")
         title = f"{name}: the stored reference run, epoch by epoch"
         LivePlot("reference run", title=title, small_epochs=small)(reference.history)
@@ -355,9 +359,10 @@ def shown_runs(
         p, seeds = first.provenance, min(len(runs[name].seeds) for name in stored)
         print(
             f"Showing stored runs of {', '.join(specs[name].run_id for name in stored)} ({len(first.history)} "
-            f"epochs, {seeds} seed{'s' * (seeds > 1)} each, budget {cfg.name!r}, {p['device_name']}, {p['precision']}, "
-            f"commit {(p.get('git_commit') or '?')[:7]}); set {train_name} = True to train them here."
+            f"epochs, {seeds} seed{'s' * (seeds > 1)} each, budget {cfg.name!r}); set {train_name} = True to train "
+            "them here."
         )
+        display(Provenance(p))
     if kept:
         print(f"Showing your runs of {', '.join(kept)}; set {train_name} = True to train them again.")
     if trained:
@@ -379,7 +384,8 @@ def class_transfer_experiment(
         build_log("class transfer: showing the stored run")
         runs = with_other_seeds(choice.shown, spec, cfg)
         seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-        source = f"stored run ({seeds}): {choice.why}; set TRAIN = True to run it here"
+        source = f"stored run ({seeds}, budget {cfg.name!r}); set TRAIN = True to run it here"
+        display(Provenance(choice.shown.provenance))
     elif choice.yours:
         build_log("class transfer: showing your run")
         runs = [choice.shown]

@@ -30,3 +30,22 @@ def needs_network(what: str, result: str) -> Notice:
         f"This cell downloads {what}, which was not reachable where this page was built. "
         f"Run it with network access and it shows {result}.",
     )
+
+
+class Provenance:
+    """Where a stored run was made, folded into one line a reader can open: machine, number format,
+    minutes and code version (HTML ``<details>``; one plain line elsewhere)."""
+
+    def __init__(self, provenance: dict) -> None:
+        p = provenance
+        self.text = (
+            f"trained on {p.get('device_name', '?')} ({p.get('device', '?')}, {p.get('precision', '?')}, "
+            f"{p.get('threads', '?')} threads) in {p.get('wall_minutes', 0):.1f} min, budget {p.get('budget', '?')!r}, "
+            f"torch {p.get('torch', '?')}, code version {(p.get('git_commit') or 'unknown')[:7]}"
+        )
+
+    def _repr_html_(self) -> str:
+        return f'<details class="provenance"><summary>Provenance</summary><p>{html.escape(self.text)}</p></details>'
+
+    def __repr__(self) -> str:
+        return f"Provenance: {self.text}"
