@@ -21,6 +21,7 @@ from .models import count_parameters, get_model, list_models
 from .runs import budgets, rundir
 from .runs.record import git_commit, provenance, write_record
 from .runs.rundir import RunDirError
+from .runs.studies import list_studies
 from .runs.yours import RunsFolderError
 from .storage import CheckpointError
 from .training import distributed
@@ -80,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="+",
         metavar="NAME",
-        help="run ids to (re)train (resnet20, side-plain56: every seed; side-plain56.seed2: one) or a kind: "
-        "chapter, side, transfer",
+        help="run ids to (re)train (resnet20, side-plain56: every seed; side-plain56.seed2: one) or a study: "
+        + ", ".join(study.kind for study in list_studies()),
     )
     repro.add_argument(
         "--seeds", type=int, nargs="+", metavar="SEED", help="only these seeds (default: every seed the budget stores)"
@@ -190,7 +191,7 @@ def _train(args) -> None:
     if not ctx.is_main:
         return
     about = provenance(cfg.name, recipe_for(args.model, recipe), args.seed, 60 * minutes, data.variant,
-                       default_device(), git_commit(), run={"model": args.model, "kind": "train", "extra": {}},
+                       default_device(), git_commit(), run={"model": args.model, "kind": "train"},
                        processes=ctx.world_size)  # fmt: skip
     write_record(args.out, args.model, history, test, about)
     print(

@@ -9,6 +9,7 @@ from cnnbook.book import chapter
 from cnnbook.data import CIFAR10
 from cnnbook.runs import reference
 from cnnbook.runs.reproduce import reproduce
+from cnnbook.runs.studies.aux import AUX_ON
 from cnnbook.training.recipe import Recipe
 
 
@@ -60,7 +61,7 @@ def test_the_auxiliary_classifier_study_shows_both_arms_with_their_test_accuraci
     tiny_data, tmp_path, monkeypatch, capsys
 ):
     cfg = dataclasses.replace(cnnbook.get_budget("smoke"), ablation=Recipe(epochs=1, batch_size=16, precision="fp32"))
-    on = next(s for s in reference.reference_runs(cfg) if s.kind == "aux-on")
+    on = AUX_ON.spec("googlenet_cifar", cfg)
     _store(tmp_path, "smoke", on, epochs=1)
     monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
     runs = chapter.aux_runs(cfg, tiny_data, torch.device("cpu"))
@@ -125,7 +126,7 @@ def _store(results, budget, spec, epochs):
     (path / "history.json").write_text(json.dumps({"model": spec.model, "test": {"accuracy": 0.5}, "records": records}))
     provenance = {
         "budget": budget,
-        "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
+        "run": spec.describe(),
         "recipe": spec.recipe.as_dict(),
         "fingerprint": spec.fingerprint(0),
         "device_name": "test CPU",
@@ -136,7 +137,7 @@ def _store(results, budget, spec, epochs):
         "git_commit": "abcdef0",
     }
     (path / "provenance.json").write_text(json.dumps(provenance))
-    save_checkpoint(path / "checkpoint.pt", build_model(spec.model, spec.extra))
+    save_checkpoint(path / "checkpoint.pt", build_model(spec.model, spec.builder))
 
 
 def _matching(results):

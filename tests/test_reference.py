@@ -21,6 +21,9 @@ from cnnbook.runs.reference import (
     stale_references,
 )
 from cnnbook.runs.reproduce import reproduce
+from cnnbook.runs.studies.aux import AUX_OFF, AUX_ON
+from cnnbook.runs.studies.chapter import CHAPTER
+from cnnbook.runs.studies.side import SIDE
 from cnnbook.training.history import History
 from cnnbook.training.recipe import Recipe
 
@@ -56,7 +59,7 @@ def test_fingerprint_changes_with_everything_that_decides_a_run():
         fingerprint("resnet20", Recipe(epochs=4), 0),
         fingerprint("resnet32", Recipe(epochs=3), 0),
         fingerprint("resnet20", Recipe(epochs=3), 1),
-        fingerprint("resnet20", Recipe(epochs=3), 0, num_classes=6),
+        fingerprint("resnet20", Recipe(epochs=3), 0, {"num_classes": 6}),
         fingerprint("resnet20", Recipe(epochs=3, precision="fp32"), 0),
     ]
     assert len({base, *others}) == 6
@@ -89,13 +92,14 @@ def test_only_selects_run_ids_or_whole_kinds():
 
 def test_side_runs_are_fp32_and_chapter_runs_use_the_default_precision():
     specs = reference_runs(get_budget("quick"))
-    assert {s.recipe.precision for s in specs if s.kind == "side"} == {"fp32"}
-    assert {s.recipe.precision for s in specs if s.kind == "chapter"} == {"auto"}
+    assert {s.recipe.precision for s in specs if s.study is SIDE} == {"fp32"}
+    assert {s.recipe.precision for s in specs if s.study is CHAPTER} == {"auto"}
 
 
 def test_the_auxiliary_classifier_runs_differ_only_in_their_heads(cifar, tmp_path):
-    on, off = (s for s in reference_runs(get_budget("smoke")) if s.kind.startswith("aux") and s.seed == 0)
-    assert (on.extra, off.extra) == ({"aux_logits": True}, {"aux_logits": False}) and on.recipe == off.recipe
+    on, off = (s for s in reference_runs(get_budget("smoke")) if s.study in (AUX_ON, AUX_OFF) and s.seed == 0)
+    assert (on.builder, off.builder) == ({"aux_logits": True}, {"aux_logits": False}) and on.recipe == off.recipe
+    assert on.settings == off.settings == {}
     assert on.recipe.precision == "fp32" and on.fingerprint() != off.fingerprint()
     reproduce("smoke", [on.run_id], results=tmp_path, progress=False)
     ref = load_reference(on.run_id, "smoke", results=tmp_path)

@@ -4,7 +4,7 @@ one matches what the chapter would train, or train live with its curves drawn as
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,17 +16,11 @@ from ..models import count_parameters, list_models, model_meta
 from ..runs import yours
 from ..runs.budgets import Budget, get_budget
 from ..runs.record import RunRecord
-from ..runs.reference import (
-    AUX_KINDS,
-    SIDE_PRECISION,
-    TRANSFER_MODEL,
-    RunSpec,
-    best_trained,
-    matching_reference,
-    reference_runs,
-    source_model_runs,
-    with_other_seeds,
-)
+from ..runs.reference import RunSpec, best_trained, matching_reference, source_model_runs, with_other_seeds
+from ..runs.studies.aux import AUX_MODEL, AUX_OFF, AUX_ON
+from ..runs.studies.chapter import CHAPTER
+from ..runs.studies.side import SIDE
+from ..runs.studies.transfer import TRANSFER, TRANSFER_MODEL
 from ..storage import write_json
 from ..training.device import default_device, resolve_precision
 from ..training.evaluation import evaluate, evaluate_with_flip
@@ -229,7 +223,7 @@ def train_chapter_model(
 ) -> ChapterRun:
     """The chapter's model (:func:`choose`): your run, or the stored reference run, or trained here
     (resuming an interrupted run) with its curves drawn live beside the reference, and kept as your run."""
-    spec = RunSpec(name, "chapter", cfg.chapter, seed=seed)
+    spec = CHAPTER.spec(name, cfg, seed)
     choice = choose(spec, cfg.name, train)
     reference = choice.reference
     others = {"reference run": reference.history} if reference is not None else {}
@@ -264,8 +258,7 @@ def side_runs(
     models: tuple[str, ...], cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> dict[str, ChapterRun]:
     """The side experiment's runs (the side recipe, fp32) of ``models``, by model (:func:`shown_runs`)."""
-    recipe = cfg.side.with_(precision=SIDE_PRECISION)
-    return shown_runs({name: RunSpec(name, "side", recipe, seed=seed) for name in models}, cfg, data, device, train)
+    return shown_runs({name: SIDE.spec(name, cfg, seed) for name in models}, cfg, data, device, train)
 
 
 def aux_runs(
@@ -273,8 +266,8 @@ def aux_runs(
 ) -> dict[str, ChapterRun]:
     """Chapter 2's auxiliary-classifier study (the ablation recipe): the chapter's GoogLeNet trained
     with its auxiliary classifiers (``"with"``) and without (``"without"``), as :func:`shown_runs` decides."""
-    specs = {s.kind: replace(s, seed=seed) for s in reference_runs(cfg) if s.kind in AUX_KINDS and s.seed == 0}
-    return shown_runs({"with": specs["aux-on"], "without": specs["aux-off"]}, cfg, data, device, train)
+    specs = {study.label: study.spec(AUX_MODEL, cfg, seed) for study in (AUX_ON, AUX_OFF)}
+    return shown_runs(specs, cfg, data, device, train)
 
 
 def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False) -> dict[str, ChapterRun]:
@@ -286,7 +279,7 @@ def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool 
     budget = cfg
     if not train:
         budget = max((cfg, get_budget("full")), key=_pair_rank)
-    specs = dict(zip(("chapter recipe", "source recipe"), source_model_runs(budget)))
+    specs = {spec.study.label: spec for spec in source_model_runs(budget)}
     runs = shown_runs(specs, budget, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
     if missing := " ".join(s.run_id for name, s in specs.items() if name not in runs):
         print(
@@ -358,7 +351,7 @@ def class_transfer_experiment(
     which run they come from (:func:`choose`: your run, the stored transfer run, or one made here and kept
     as your run). Each row also holds ``seeds`` (the learner's test accuracy at every stored seed, or
     this run's alone) and ``test images`` (the target classes' test images it was measured on)."""
-    spec = replace(next(s for s in reference_runs(cfg) if s.kind == "transfer"), seed=seed)
+    spec = TRANSFER.spec(TRANSFER_MODEL, cfg, seed)
     choice = choose(spec, cfg.name, train)
     test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
     if choice.shown is not None and not choice.yours:

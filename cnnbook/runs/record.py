@@ -60,18 +60,26 @@ class RunRecord:
     def model(self, device: torch.device | str = "cpu"):
         """The run's trained model (eval mode), from the folder's ``checkpoint.pt``."""
         run = self.provenance["run"]
-        model = build_model(run["model"], run.get("extra", {}))
+        model = build_model(run["model"], builder_arguments(run))
         load_checkpoint(self.path / "checkpoint.pt", model)
         return model.to(device).eval()
 
 
-# A run's extra settings that are its model builder's keyword arguments (the rest configure the run).
-MODEL_SETTINGS = ("num_classes", "aux_logits")
+# Runs stored before a run recorded its builder arguments apart (provenance ``run.builder``) kept them
+# among its experiment settings (``run.extra``): these keys of it.
+LEGACY_BUILDER_KEYS = ("num_classes", "aux_logits")
 
 
-def build_model(model: str, extra: dict):
-    """Registry model ``model`` as a run with the extra settings ``extra`` builds it (:data:`MODEL_SETTINGS`)."""
-    return get_model(model, **{k: v for k, v in extra.items() if k in MODEL_SETTINGS})
+def builder_arguments(run: dict) -> dict:
+    """The builder arguments of the run a provenance's ``run`` entry describes."""
+    if "builder" in run:
+        return run["builder"]
+    return {k: v for k, v in run.get("extra", {}).items() if k in LEGACY_BUILDER_KEYS}
+
+
+def build_model(model: str, builder: dict | None = None):
+    """Registry model ``model`` built with the keyword arguments ``builder`` (``aux_logits``, ``num_classes``)."""
+    return get_model(model, **(builder or {}))
 
 
 def write_record(out: Path, model: str, history: History, test: dict, about: dict, extra: dict | None = None) -> None:

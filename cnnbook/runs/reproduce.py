@@ -16,10 +16,8 @@ from pathlib import Path
 from torch import nn
 
 from ..data import load_cifar10
-from ..experiments import class_transfer
 from ..training.checkpoint import save_checkpoint
 from ..training.device import default_device
-from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.recipe import recipe_for
 from .budgets import get_budget
 from .record import RunRecord, git_commit, provenance, write_record
@@ -110,29 +108,21 @@ def train_into(
 ) -> tuple[nn.Module, RunRecord]:
     """Train the run ``spec`` into the folder ``out``, resuming the ``resume.pt`` an interrupted run
     left there; write its run record (:mod:`cnnbook.runs.record`), with ``checkpoint.pt`` if
-    ``weights``, and return it with the trained model. Measures the test set if ``test``; a transfer
-    run always runs its few-shot comparison. ``reproduce`` and your runs (:mod:`cnnbook.runs.yours`)
-    both train this way."""
+    ``weights``, and return it with the trained model. Its study trains it and measures what it
+    measures (:meth:`~cnnbook.runs.studies.Study.results`: the test set if ``test``). ``reproduce``
+    and your runs (:mod:`cnnbook.runs.yours`) both train this way."""
     device = device or default_device()
     options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, **fit_options}
     t0 = time.perf_counter()
-    extra, metrics = {}, {}
-    if spec.kind == "transfer":
-        model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=spec.seed, **options)
-        metrics = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
-        settings = class_transfer.FewShot(**spec.extra["few_shot"])
-        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=spec.seed, device=device,
-                                                   progress=options.get("progress", True))  # fmt: skip
-    else:
-        model, history = train_run(spec, data, **options)
-        if test:
-            metrics = evaluate_with_flip(model, data.test, precision=spec.recipe.precision)
+    model, history = train_run(spec, data, **options)
+    metrics, extra = spec.study.results(spec, model, data, test=test, device=device,
+                                        progress=options.get("progress", True))  # fmt: skip
     seconds = time.perf_counter() - t0
     if weights:
         size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
         save_checkpoint(out / "checkpoint.pt", model, half=size > HALF_WEIGHTS_ABOVE)
     (out / "resume.pt").unlink(missing_ok=True)
-    details = {"run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra}, "fingerprint": spec.fingerprint()}
+    details = {"run": spec.describe(), "fingerprint": spec.fingerprint()}
     where = next(model.parameters()).device
     about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, where, commit,
                        **details)  # fmt: skip
