@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbook models | train | reproduce | sweep | runs``.
+"""Command line: ``python -m cnnbook models | train | reproduce | sweep | runs | config``.
 
 ``torchrun --nproc_per_node=N -m cnnbook train ...`` trains data-parallel over N processes.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from . import settings
 from .book.sweep import SweepError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .models import count_parameters, get_model, list_models
@@ -114,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kept = sub.add_parser("runs", help="list your runs (the models the chapters trained here), or remove some")
     kept.add_argument("--remove", nargs="+", metavar="NAME", help="remove these runs (NAME as the list shows it)")
+    config = sub.add_parser("config", help="print every setting as resolved here, and where each came from")
+    config.add_argument("--json", action="store_true", help="as JSON: {setting: {value, from}}")
     return parser
 
 
@@ -138,6 +142,29 @@ def cmd_models() -> None:
     print(f"{'name':<16}{'parameters':>14}")
     for name in list_models():
         print(f"{name:<16}{count_parameters(get_model(name)):>14,}")
+
+
+def resolved_settings() -> dict:
+    """Every setting (:mod:`cnnbook.settings`), the default budget and the device resolved:
+    ``{setting: {"value": ..., "from": ...}}``."""
+    resolved = settings.current().as_dict()
+    device = default_device()
+    if resolved["budget"]["value"] is None:
+        name, why = budgets.default_budget_for(device)
+        resolved["budget"] = {"value": name, "from": f"default (CNNBOOK_BUDGET unset): {why}"}
+    resolved["device"] = {"value": str(device), "from": "the fastest one available"}
+    return resolved
+
+
+def cmd_config(args) -> None:
+    resolved = resolved_settings()
+    if args.json:
+        print(json.dumps(resolved, indent=2))
+        return
+    width = max(len(str(s["value"])) for s in resolved.values())
+    print(f"{'setting':<14}{'value':<{width + 2}}from")
+    for name, s in resolved.items():
+        print(f"{name:<14}{str(s['value']):<{width + 2}}{s['from']}")
 
 
 def cmd_runs(args) -> None:
@@ -251,6 +278,8 @@ def _run(args) -> int:
             reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress, missing=args.missing)
         elif args.command == "runs":
             cmd_runs(args)
+        elif args.command == "config":
+            cmd_config(args)
         elif args.command == "sweep":
             from .book.sweep import SWEEP_FILES, run_sweep
 

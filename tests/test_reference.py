@@ -65,6 +65,22 @@ def test_fingerprint_changes_with_everything_that_decides_a_run():
     assert len({base, *others}) == 6
 
 
+def test_the_architecture_behind_a_fingerprint_is_built_once_per_model_and_builder(monkeypatch):
+    from cnnbook.runs import fingerprint as fingerprint_module
+
+    built = []
+    real = fingerprint_module.build_model
+    monkeypatch.setattr(fingerprint_module, "build_model", lambda *args: built.append(args) or real(*args))
+    fingerprint_module._signature.cache_clear()
+    for seed in range(3):
+        fingerprint("resnet32", Recipe(epochs=3), seed)
+    assert built == [("resnet32", {})]
+    assert fingerprint("resnet32", Recipe(epochs=3), 0, {"num_classes": 6}) != fingerprint(
+        "resnet32", Recipe(epochs=3), 0
+    )
+    assert built == [("resnet32", {}), ("resnet32", {"num_classes": 6})]
+
+
 def test_reference_set_has_chapter_side_and_transfer_runs():
     quick = get_budget("quick")
     ids = [r.run_id for r in reference_runs(quick) if r.seed == 0]
@@ -114,6 +130,10 @@ def test_reproduce_writes_history_checkpoint_and_provenance(cifar, tmp_path):
     assert prov["budget"] == "smoke" and prov["dataset_variant"] == cifar.variant
     assert prov["seed"] == 0 and prov["torch"] and prov["wall_minutes"] >= 0 and prov["precision"] == "fp32"
     assert prov["recipe"] == get_budget("smoke").side.with_(precision="fp32").as_dict()
+    resolved = prov["settings"]  # every setting of the run in one dict
+    assert (resolved["recipe"], resolved["seed"], resolved["precision"]) == (prov["recipe"], 0, "fp32")
+    assert resolved["run"] == {"model": "resnet20", "kind": "side", "builder": {}, "settings": {}}
+    assert resolved["environment"]["runs"]["from"] == "CNNBOOK_RUNS"  # set by conftest
     assert len(ref.history) == get_budget("smoke").side.epochs and 0 <= ref.test["accuracy"] <= 1
     assert ref.model()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
     assert not (tmp_path / "smoke" / "side-resnet20" / "resume.pt").exists()

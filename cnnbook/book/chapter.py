@@ -3,13 +3,13 @@ one matches what the chapter would train, or train live with its curves drawn as
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .. import settings
 from ..data import CIFAR10, Split, load_cifar10
 from ..experiments import class_transfer
 from ..models import count_parameters, list_models, model_meta
@@ -125,7 +125,7 @@ def progress(items, what: str):
 def build_log(message: str) -> None:
     """Tell the terminal of a book build what runs now: ``make book`` sets ``CNNBOOK_BUILD_LOG`` to a
     file it shows as it grows (the kernel's own output would land on the page)."""
-    if path := os.environ.get("CNNBOOK_BUILD_LOG"):
+    if path := settings.current().build_log:
         with open(path, "a") as log:
             log.write(f"    cnnbook: {message}\n")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .. import settings
 from ..data import TRAIN_IMAGES
 from ..models import get_model
 from ..storage import write_json
@@ -110,7 +111,21 @@ def provenance(
     **details,
 ) -> dict:
     """Everything needed to say where a number came from (``details``: what the writer adds, such as
-    the run and its fingerprint)."""
+    the run and its fingerprint). ``settings`` holds, in one dict, every setting the run was made
+    with: the run, its budget, recipe, seed, device, number format and threads, and the package's
+    settings (:func:`cnnbook.settings.current`) with where each came from."""
+    precision = resolve_precision(recipe.precision, device)
+    resolved = {
+        "budget": budget,
+        **{k: details[k] for k in ("run", "processes") if k in details},
+        "recipe": recipe.as_dict(),
+        "seed": seed,
+        "device": str(device),
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+        "dataset_variant": variant,
+        "environment": settings.current().as_dict(),
+    }
     return {
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
         "budget": budget,
@@ -122,11 +137,12 @@ def provenance(
         "python": platform.python_version(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
-        "threads": torch.get_num_threads(),
-        "precision": resolve_precision(recipe.precision, device),
+        "threads": resolved["threads"],
+        "precision": precision,
         "wall_minutes": round(seconds / 60, 2),
         "dataset_variant": variant,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": resolved,
     }
 
 

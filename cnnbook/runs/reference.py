@@ -10,11 +10,11 @@ The results travel inside the package, so an installed ``cnnbook`` (Colab) has t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from .. import settings
 from ..models import list_models
 from ..training.history import History
 from .budgets import BUDGETS, Budget, get_budget
@@ -81,19 +81,11 @@ def train_run(spec: RunSpec, data, **fit_options) -> tuple[torch.nn.Module, Hist
     return spec.study.train(spec, data, **fit_options)
 
 
-def user_results() -> Path:
-    """Where ``reproduce`` stores runs when the package folder is read-only (a shared or system
-    install): ``CNNBOOK_RESULTS``, else ``$XDG_DATA_HOME/cnnbook/results`` (``~/.local/share/...``)."""
-    if env := os.environ.get("CNNBOOK_RESULTS"):
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cnnbook" / "results"
-
-
 def load_reference(run_id: str, budget: str, results: Path = RESULTS) -> RunRecord | None:
     """The stored reference run in folder ``run_id`` (a :attr:`RunSpec.folder`) at ``budget``, or None;
-    for the package's own ``results``, also the runs ``reproduce`` stored in :func:`user_results` (the
-    package's first)."""
-    for folder in [results] + ([user_results()] if results == RESULTS else []):
+    for the package's own ``results``, also the runs ``reproduce`` stored in the user's results folder
+    (``CNNBOOK_RESULTS``, :mod:`cnnbook.settings`) when the package's was read-only (the package's first)."""
+    for folder in [results] + ([settings.current().results] if results == RESULTS else []):
         if (record := read_record(folder / budget / run_id)) is not None:
             return record
     return None

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from torch import nn
 
+from .. import settings
 from ..data import load_cifar10
 from ..training.checkpoint import save_checkpoint
 from ..training.device import default_device
 from ..training.recipe import recipe_for
 from .budgets import get_budget
 from .record import RunRecord, git_commit, provenance, write_record
-from .reference import RESULTS, RunSpec, select_runs, train_run, user_results
+from .reference import RESULTS, RunSpec, select_runs, train_run
 from .rundir import LOCK, acquire_lock, release_lock
 
 # A run whose float32 weights exceed this many bytes stores them in 16-bit floats: ResNet-18's
@@ -46,7 +47,7 @@ def reproduce(
     """
     cfg = get_budget(budget)
     if results == RESULTS and not os.access(RESULTS, os.W_OK):
-        results = user_results()
+        results = settings.current().results
         print(f"{RESULTS} is not writable (a shared or system install): storing the runs in {results}, "
               "where the chapters find them too", flush=True)  # fmt: skip
     runs = select_runs(cfg, only, seeds, missing, results)
