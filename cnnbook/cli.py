@@ -30,7 +30,7 @@ from .training import distributed
 from .training.device import PRECISIONS, default_device
 from .training.evaluation import evaluate_with_flip
 from .training.loop import TrainingDiverged, train_model
-from .training.recipe import recipe_for
+from .training.recipe import RecipeError, check_value, recipe_for
 
 
 def positive_int(text: str) -> int:
@@ -40,11 +40,19 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+def recipe_value(field: str, parse=int):
+    """An argparse type for the recipe's ``field``, checked by the recipe's own rule (:data:`RULES`)."""
+
+    def check(text: str):
+        value = parse(text)
+        try:
+            check_value(field, value)
+        except RecipeError as exc:
+            raise argparse.ArgumentTypeError(f"must be {exc.rule}, got {text}") from None
+        return value
+
+    check.__name__ = parse.__name__  # argparse's "invalid int value: 'x'"
+    return check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="smoke | quick | full (default: CNNBOOK_BUDGET, else quick on CPU, full on GPU)",
     )
-    train.add_argument("--epochs", type=positive_int)
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--subset", type=positive_int, help="training images to use (default: budget's)")
-    train.add_argument("--lr", type=positive_float, help="peak learning rate")
+    train.add_argument("--epochs", type=recipe_value("epochs"))
+    train.add_argument("--batch-size", type=recipe_value("batch_size"))
+    train.add_argument("--subset", type=recipe_value("subset"), help="training images to use (default: budget's)")
+    train.add_argument("--lr", type=recipe_value("lr", float), help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="folder for history.json and checkpoint.pt")
     reuse = train.add_mutually_exclusive_group()
@@ -201,6 +209,7 @@ def _train(args) -> None:
     try:
         with distributed.main_process_first():
             data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
+        recipe.check_trains_on(len(data.train))
         t0 = time.perf_counter()
         model, history = train_model(
             args.model,

@@ -129,7 +129,8 @@ def default_budget_name() -> str:
 
 def get_budget(name: str | None = None, **overrides) -> Budget:
     """The named budget (default :func:`default_budget_name`), with non-None ``overrides`` of its
-    chapter recipe applied (``epochs``, ``subset``, ``batch_size``, ``lr``, ...)."""
+    chapter recipe applied (``epochs``, ``subset``, ``batch_size``, ``lr``, ...), each checked by the
+    recipe's own rule (a :class:`~cnnbook.training.recipe.RecipeError` naming the field and value)."""
     name = name or default_budget_name()
     if name not in BUDGETS:
         raise ValueError(f"unknown budget {name!r}; valid budgets: {', '.join(BUDGETS)}")
