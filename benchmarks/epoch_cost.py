@@ -6,7 +6,7 @@ images; the two sizes alternate over repeats (32, small, 32, small, ...) and med
 reported, so a machine whose speed drifts during a long run still gives a fair ratio. From
 them it projects a whole run: ``--epochs`` of which ``--small-epochs`` small, against
 ``--baseline-epochs`` at full size, validation after every epoch included. ``--source-recipe`` also
-times an epoch of the source text's recipe (batch 64, 32 px: ``reference.SOURCE_RECIPE``) and
+times an epoch of the source text's recipe (batch 64, 32 px: ``cnnbook.runs.studies.source.SOURCE_RECIPE``) and
 projects its run of ``--epochs``, as the ``source-resnet18`` reference run trains.
 
     python benchmarks/epoch_cost.py [--models resnet20] [--size 24] [--epochs 14 --small-epochs 10]
@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
-from cnnbook.runs.reference import CHAPTER_MODELS, SOURCE_RECIPE  # noqa: E402
+from cnnbook.runs.reference import CHAPTER_MODELS  # noqa: E402
+from cnnbook.runs.studies.source import SOURCE_RECIPE  # noqa: E402
 
 
 def epoch_seconds(name: str, train, val, recipe) -> tuple[float, float]:

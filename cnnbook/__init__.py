@@ -3,7 +3,7 @@
 The package reads as its data flow, and each layer imports only the layers before it
 (``tests/test_layers.py`` checks)::
 
-    storage, models, data -> training -> analysis, experiments -> runs -> book -> cli
+    settings, storage, models, data -> training -> analysis, experiments -> runs -> book -> cli
 
 What the chapters call is re-exported here. The book layer (``start_chapter``, ``viz``, ...) and the
 learner's modules (``probe``, ``finetune``, ...) are imported on first use, so the command line,

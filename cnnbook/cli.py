@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbook models | train | reproduce | sweep | runs``.
+"""Command line: ``python -m cnnbook models | train | reproduce | sweep | runs | config``.
 
 ``torchrun --nproc_per_node=N -m cnnbook train ...`` trains data-parallel over N processes.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import signal
 import sys
@@ -15,19 +16,21 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from . import settings
 from .book.sweep import SweepError
 from .data import DataFormatError, DataNotFoundError, load_cifar10
 from .models import count_parameters, get_model, list_models
 from .runs import budgets, rundir
 from .runs.record import git_commit, provenance, write_record
 from .runs.rundir import RunDirError
+from .runs.studies import list_studies
 from .runs.yours import RunsFolderError
 from .storage import CheckpointError
 from .training import distributed
 from .training.device import PRECISIONS, default_device
 from .training.evaluation import evaluate_with_flip
 from .training.loop import TrainingDiverged, train_model
-from .training.recipe import recipe_for
+from .training.recipe import RecipeError, check_value, recipe_for
 
 
 def positive_int(text: str) -> int:
@@ -37,11 +40,19 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+def recipe_value(field: str, parse=int):
+    """An argparse type for the recipe's ``field``, checked by the recipe's own rule (:data:`RULES`)."""
+
+    def check(text: str):
+        value = parse(text)
+        try:
+            check_value(field, value)
+        except RecipeError as exc:
+            raise argparse.ArgumentTypeError(f"must be {exc.rule}, got {text}") from None
+        return value
+
+    check.__name__ = parse.__name__  # argparse's "invalid int value: 'x'"
+    return check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="smoke | quick | full (default: CNNBOOK_BUDGET, else quick on CPU, full on GPU)",
     )
-    train.add_argument("--epochs", type=positive_int)
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--subset", type=positive_int, help="training images to use (default: budget's)")
-    train.add_argument("--lr", type=positive_float, help="peak learning rate")
+    train.add_argument("--epochs", type=recipe_value("epochs"))
+    train.add_argument("--batch-size", type=recipe_value("batch_size"))
+    train.add_argument("--subset", type=recipe_value("subset"), help="training images to use (default: budget's)")
+    train.add_argument("--lr", type=recipe_value("lr", float), help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="folder for history.json and checkpoint.pt")
     reuse = train.add_mutually_exclusive_group()
@@ -80,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="+",
         metavar="NAME",
-        help="run ids to (re)train (resnet20, side-plain56: every seed; side-plain56.seed2: one) or a kind: "
-        "chapter, side, transfer",
+        help="run ids to (re)train (resnet20, side-plain56: every seed; side-plain56.seed2: one) or a study: "
+        + ", ".join(study.kind for study in list_studies()),
     )
     repro.add_argument(
         "--seeds", type=int, nargs="+", metavar="SEED", help="only these seeds (default: every seed the budget stores)"
@@ -113,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kept = sub.add_parser("runs", help="list your runs (the models the chapters trained here), or remove some")
     kept.add_argument("--remove", nargs="+", metavar="NAME", help="remove these runs (NAME as the list shows it)")
+    config = sub.add_parser("config", help="print every setting as resolved here, and where each came from")
+    config.add_argument("--json", action="store_true", help="as JSON: {setting: {value, from}}")
     return parser
 
 
@@ -137,6 +150,29 @@ def cmd_models() -> None:
     print(f"{'name':<16}{'parameters':>14}")
     for name in list_models():
         print(f"{name:<16}{count_parameters(get_model(name)):>14,}")
+
+
+def resolved_settings() -> dict:
+    """Every setting (:mod:`cnnbook.settings`), the default budget and the device resolved:
+    ``{setting: {"value": ..., "from": ...}}``."""
+    resolved = settings.current().as_dict()
+    device = default_device()
+    if resolved["budget"]["value"] is None:
+        name, why = budgets.default_budget_for(device)
+        resolved["budget"] = {"value": name, "from": f"default (CNNBOOK_BUDGET unset): {why}"}
+    resolved["device"] = {"value": str(device), "from": "the fastest one available"}
+    return resolved
+
+
+def cmd_config(args) -> None:
+    resolved = resolved_settings()
+    if args.json:
+        print(json.dumps(resolved, indent=2))
+        return
+    width = max(len(str(s["value"])) for s in resolved.values())
+    print(f"{'setting':<14}{'value':<{width + 2}}from")
+    for name, s in resolved.items():
+        print(f"{name:<14}{str(s['value']):<{width + 2}}{s['from']}")
 
 
 def cmd_runs(args) -> None:
@@ -173,6 +209,7 @@ def _train(args) -> None:
     try:
         with distributed.main_process_first():
             data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset)
+        recipe.check_trains_on(len(data.train))
         t0 = time.perf_counter()
         model, history = train_model(
             args.model,
@@ -190,7 +227,7 @@ def _train(args) -> None:
     if not ctx.is_main:
         return
     about = provenance(cfg.name, recipe_for(args.model, recipe), args.seed, 60 * minutes, data.variant,
-                       default_device(), git_commit(), run={"model": args.model, "kind": "train", "extra": {}},
+                       default_device(), git_commit(), run={"model": args.model, "kind": "train"},
                        processes=ctx.world_size)  # fmt: skip
     write_record(args.out, args.model, history, test, about)
     print(
@@ -250,6 +287,8 @@ def _run(args) -> int:
             reproduce(args.budget, args.only, seeds=args.seeds, progress=not args.no_progress, missing=args.missing)
         elif args.command == "runs":
             cmd_runs(args)
+        elif args.command == "config":
+            cmd_config(args)
         elif args.command == "sweep":
             from .book.sweep import SWEEP_FILES, run_sweep
 

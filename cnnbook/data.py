@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import settings
 from .storage import CheckpointError, atomic_save, safe_load
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -44,23 +45,14 @@ class DataFormatError(ValueError):
     """The data folder exists but does not hold a valid CIFAR-10 copy."""
 
 
-def default_data_root() -> Path:
-    """The per-user folder used when ``CNNBOOK_DATA`` is unset."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "cnnbook"
-
-
 def data_root() -> Path:
-    """``CNNBOOK_DATA`` if set, else the per-user default."""
-    env = os.environ.get("CNNBOOK_DATA")
-    return Path(env).expanduser() if env else default_data_root()
+    """Where CIFAR-10 is looked for: ``CNNBOOK_DATA``, else ``$XDG_DATA_HOME/cnnbook`` (:mod:`cnnbook.settings`)."""
+    return settings.current().data
 
 
 def cache_dir() -> Path:
-    """Folder for decoded-array caches (``CNNBOOK_CACHE``, default ``~/.cache/cnnbook``)."""
-    env = os.environ.get("CNNBOOK_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnbook"
-    return base.expanduser()
+    """Folder for decoded-array caches: ``CNNBOOK_CACHE``, else ``$XDG_CACHE_HOME/cnnbook``."""
+    return settings.current().cache
 
 
 @dataclass

@@ -30,7 +30,7 @@ def main() -> None:
                 continue
             if ref.path.parent.parent != RESULTS:  # one that reproduce stored outside the package
                 continue
-            if "num_classes" in spec.extra or (args.only and spec.run_id not in args.only):
+            if "num_classes" in spec.builder or (args.only and spec.run_id not in args.only):
                 continue  # num_classes: the class-transfer model, not a ten-class classifier
             result = evaluate(ref.model(), data.test, precision="fp32", predictions=True)
             write_predictions(ref.path, result["predictions"], data.test.labels)

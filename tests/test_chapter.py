@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import cnnbook
-from cnnbook.book import chapter
+from cnnbook.book import chapter, choice, shown
 from cnnbook.data import CIFAR10
 from cnnbook.runs import reference
 from cnnbook.runs.reproduce import reproduce
-from cnnbook.training.recipe import Recipe
+from cnnbook.runs.studies.aux import AUX_ON
+from cnnbook.training.recipe import Recipe, RecipeError
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains
     cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
     spec = reference.RunSpec("resnet20", "chapter", cfg.chapter)
     _store(tmp_path, "smoke", spec, epochs=1)
-    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(choice, "matching_reference", _matching(tmp_path))
     shown = cnnbook.train_chapter_model("resnet20", cfg, tiny_data, torch.device("cpu"))
     assert shown.reference is not None and shown.source.startswith("reference run (smoke, test CPU")
     assert shown.history.last["train_loss"] == 9.0  # the stored history, not a new one
@@ -49,7 +50,7 @@ def test_a_matching_reference_is_shown_instead_of_training_and_train_true_trains
 def test_side_runs_mix_stored_and_live_runs_and_say_which(tiny_data, tmp_path, monkeypatch, capsys):
     cfg = dataclasses.replace(cnnbook.get_budget("smoke"), side=Recipe(epochs=1, batch_size=16, lr=0.1))
     _store(tmp_path, "smoke", reference.RunSpec("plain20", "side", cfg.side.with_(precision="fp32")), epochs=1)
-    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(choice, "matching_reference", _matching(tmp_path))
     runs = cnnbook.side_runs(("plain20", "resnet20"), cfg, tiny_data, torch.device("cpu"))
     assert runs["plain20"].reference is not None and runs["resnet20"].reference is None
     out = capsys.readouterr().out
@@ -60,9 +61,9 @@ def test_the_auxiliary_classifier_study_shows_both_arms_with_their_test_accuraci
     tiny_data, tmp_path, monkeypatch, capsys
 ):
     cfg = dataclasses.replace(cnnbook.get_budget("smoke"), ablation=Recipe(epochs=1, batch_size=16, precision="fp32"))
-    on = next(s for s in reference.reference_runs(cfg) if s.kind == "aux-on")
+    on = AUX_ON.spec("googlenet_cifar", cfg)
     _store(tmp_path, "smoke", on, epochs=1)
-    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(choice, "matching_reference", _matching(tmp_path))
     runs = chapter.aux_runs(cfg, tiny_data, torch.device("cpu"))
     assert list(runs) == ["with", "without"] and runs["with"].model.aux_logits and not runs["without"].model.aux_logits
     assert runs["with"].seed_accuracies(tiny_data.test) == [0.5]  # the stored run's own
@@ -82,26 +83,27 @@ def test_chapter_parameters_are_checked_before_anything_runs(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"epochs": 0}, "EPOCHS = 0: must be a positive whole number"),
-        ({"subset": -5}, "SUBSET = -5: must be a positive whole number"),
-        ({"batch_size": 12.5}, "BATCH_SIZE = 12.5: must be a positive whole number"),
-        ({"lr": 0}, "LR = 0: the peak learning rate must be a positive number"),
-    ],
-)
-def test_a_parameter_out_of_range_is_named_as_the_learner_wrote_it(monkeypatch, overrides, message):
+    ("overrides", "name"),
+    [({"epochs": 0}, "EPOCHS"), ({"subset": -5}, "SUBSET"), ({"batch_size": 12.5}, "BATCH_SIZE"), ({"lr": 0}, "LR"),
+     ({"lr": True}, "LR")],
+)  # fmt: skip
+def test_a_parameter_out_of_range_is_named_as_the_learner_wrote_it(monkeypatch, overrides, name):
     monkeypatch.setattr(chapter, "load_cifar10", lambda **kw: pytest.fail("loaded data before checking"))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(RecipeError) as err:
         cnnbook.start_chapter("quick", model="resnet20", family="resnet", **overrides)
+    ((field, value),) = overrides.items()
+    assert (err.value.field, err.value.value) == (field, value)
+    assert str(err.value).startswith(f"{name} = {value!r}: must be ")  # the recipe's own rule, as the learner wrote it
 
 
-@pytest.mark.parametrize(
-    ("batch_size", "message"), [(1, "at least 2 images per batch"), (4096, "larger than the 2,048 training images")]
-)
-def test_degenerate_batch_sizes_are_refused_with_the_fix(batch_size, message):
-    with pytest.raises(ValueError, match=message):
-        chapter.check_batch(Recipe(epochs=1, batch_size=batch_size), 2048)
+@pytest.mark.parametrize("batch_size", [1, 4096])
+def test_a_batch_size_that_cannot_train_on_the_images_is_named_with_the_parameter(tiny_data, monkeypatch, batch_size):
+    monkeypatch.setattr(chapter, "load_cifar10", lambda **kw: tiny_data)  # 64 training images
+    with pytest.raises(RecipeError) as err:
+        cnnbook.start_chapter("smoke", batch_size=batch_size)
+    assert (err.value.field, err.value.value) == ("batch_size", batch_size)
+    assert str(err.value).startswith(f"BATCH_SIZE = {batch_size}: must be ")
+    Recipe(epochs=1, batch_size=64).check_trains_on(64)  # a whole batch trains
 
 
 def test_the_build_log_names_the_step_only_in_a_book_build(tmp_path, capfd, monkeypatch):
@@ -125,7 +127,7 @@ def _store(results, budget, spec, epochs):
     (path / "history.json").write_text(json.dumps({"model": spec.model, "test": {"accuracy": 0.5}, "records": records}))
     provenance = {
         "budget": budget,
-        "run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra},
+        "run": spec.describe(),
         "recipe": spec.recipe.as_dict(),
         "fingerprint": spec.fingerprint(0),
         "device_name": "test CPU",
@@ -136,7 +138,7 @@ def _store(results, budget, spec, epochs):
         "git_commit": "abcdef0",
     }
     (path / "provenance.json").write_text(json.dumps(provenance))
-    save_checkpoint(path / "checkpoint.pt", build_model(spec.model, spec.extra))
+    save_checkpoint(path / "checkpoint.pt", build_model(spec.model, spec.builder))
 
 
 def _matching(results):
@@ -150,7 +152,7 @@ def test_reproduce_then_matching_reference_round_trip(cifar, tmp_path):
     assert ref is not None and "resnet20 at budget 'smoke': 1 epochs" in why
     changed = reference.RunSpec("resnet20", "side", spec.recipe.with_(lr=0.3))
     assert reference.matching_reference(changed, "smoke", results=tmp_path)[0] is None
-    stored = chapter._from_reference(spec, ref, torch.device("cpu"))
+    stored = shown.stored_run(spec, ref, cnnbook.get_budget("smoke"), torch.device("cpu"))
     assert stored.test_accuracy(cifar.test.take(10)) == ref.test["accuracy"]  # the run's own, not re-measured
     live = chapter.ChapterRun(spec, "smoke", stored.model, stored.history, 0.0, "your run")
     assert live.test_accuracy(cifar.test.take(10)) == cnnbook.evaluate(stored.model, cifar.test.take(10))["accuracy"]
@@ -185,7 +187,7 @@ def test_resnet18_is_shown_beside_the_source_recipe_and_trains_on_a_page_only_wh
     tiny_data, tmp_path, monkeypatch, capsys
 ):
     cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
-    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(choice, "matching_reference", _matching(tmp_path))
     assert cnnbook.resnet18_runs(cfg, tiny_data, torch.device("cpu")) == {}  # hours on a CPU: never unasked
     out = capsys.readouterr().out
     assert "Not stored at budget 'smoke' for these settings: resnet18 source-resnet18" in out
@@ -212,9 +214,9 @@ def test_resnet18_is_shown_from_the_budget_that_stores_more_of_the_pair_the_gpus
     tiny_data, tmp_path, monkeypatch, capsys
 ):
     cfg = cnnbook.get_budget("smoke", epochs=1, subset=None, batch_size=16)
-    monkeypatch.setattr(chapter, "matching_reference", _matching(tmp_path))
+    monkeypatch.setattr(choice, "matching_reference", _matching(tmp_path))
     monkeypatch.setattr(
-        chapter, "with_other_seeds", lambda ref, spec, b: reference.with_other_seeds(ref, spec, b, tmp_path)
+        shown, "with_other_seeds", lambda ref, spec, b: reference.with_other_seeds(ref, spec, b, tmp_path)
     )
     full_chapter, _ = reference.source_model_runs(cnnbook.get_budget("full"))
     _store(tmp_path, "full", full_chapter, epochs=2)

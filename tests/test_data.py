@@ -96,7 +96,8 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CNNBOOK_DATA", str(tmp_path))
     assert data.data_root() == tmp_path
     monkeypatch.delenv("CNNBOOK_DATA")
-    assert data.data_root() == data.default_data_root()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    assert data.data_root() == tmp_path / "home" / "cnnbook"
 
 
 def make_tree(root, per_class=2):

@@ -1,4 +1,5 @@
-"""A new architecture needs its own file and nothing else: registered, it reaches every entry point."""
+"""A new architecture, or a new study, needs its own file and nothing else: registered, it reaches every
+entry point."""
 
 import importlib.util
 import json
@@ -11,7 +12,11 @@ from cnnbook.analysis import cost
 from cnnbook.book.chapter import check_chapter_model
 from cnnbook.data import CIFAR10
 from cnnbook.models import count_parameters, get_model, list_models, model_meta, registry
-from cnnbook.runs.reference import RunSpec
+from cnnbook.runs import reproduce as reproduce_module
+from cnnbook.runs.budgets import get_budget
+from cnnbook.runs.reference import RunSpec, load_reference, reference_runs, select_runs, stale_references
+from cnnbook.runs.studies import get_study, list_studies
+from cnnbook.runs.studies import registry as study_registry
 from cnnbook.training.checkpoint import load_checkpoint
 from cnnbook.training.loop import train_model
 from cnnbook.training.recipe import Recipe, recipe_for
@@ -108,5 +113,70 @@ def test_an_architecture_trains_with_the_optimiser_it_names(toy, tiny_split, tmp
     assert "exp_avg" in state["state"][0] and state["param_groups"][0]["initial_lr"] == 0.003
 
 
+TOY_STUDY = '''
+from dataclasses import dataclass
+
+from cnnbook.runs.studies import Study, register_study
+
+
+@dataclass(frozen=True)
+class NoSmoothing(Study):
+    """ResNet-20 without label smoothing; it also stores how many test images it was measured on."""
+
+    def results(self, spec, model, data, *, test, device, progress):
+        metrics, _ = super().results(spec, model, data, test=test, device=device, progress=progress)
+        return metrics, {"test images": len(data.test)}
+
+
+register_study(NoSmoothing("nosmooth", ("resnet20",), "side", overrides={"label_smoothing": 0.0, "subset": None,
+                                                                          "batch_size": 16}, label="no smoothing"))
+'''
+
+
+@pytest.fixture
+def toy_study(tmp_path, monkeypatch):
+    """The study ``nosmooth``, registered by importing a module written to ``tmp_path``; forgotten afterwards."""
+    monkeypatch.setattr(study_registry, "_STUDIES", dict(study_registry._STUDIES))
+    path = tmp_path / "toy_study.py"
+    path.write_text(TOY_STUDY)
+    spec = importlib.util.spec_from_file_location("toy_study", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    return get_study("nosmooth")
+
+
+def test_a_new_study_is_a_reference_run_that_reproduce_trains_and_stale_references_checks(
+    toy_study, tiny_data, tmp_path, monkeypatch
+):
+    smoke = get_budget("smoke")
+    runs = reference_runs(smoke)
+    ids = [r.run_id for r in runs]
+    assert ids.index("nosmooth-resnet20") == ids.index("aux-off-googlenet_cifar") + 1  # after the book's own
+    (spec,) = select_runs(smoke, ["nosmooth"])
+    assert spec.recipe == smoke.side.with_(label_smoothing=0.0, subset=None, batch_size=16) and spec.keeps_weights
+    assert spec.fingerprint() != next(r for r in runs if r.run_id == "side-resnet20").fingerprint()
+    monkeypatch.setattr(reproduce_module, "load_cifar10", lambda **sizes: tiny_data)  # 64 random images, no files
+    reproduce_module.reproduce("smoke", ["nosmooth"], results=tmp_path, progress=False)
+    ref = load_reference("nosmooth-resnet20", "smoke", results=tmp_path)
+    assert ref.extra == {"test images": 64} and ref.provenance["run"]["kind"] == "nosmooth"
+    assert ref.provenance["recipe"]["label_smoothing"] == 0.0 and ref.model()(
+        tiny_data.test.images[:2].float()
+    ).shape == (2, 10)
+    assert stale_references(tmp_path) == [] and select_runs(smoke, ["nosmooth"], missing=True, results=tmp_path) == []
+    monkeypatch.setattr(
+        study_registry, "_STUDIES", {k: v for k, v in study_registry._STUDIES.items() if v is not toy_study}
+    )
+    assert stale_references(tmp_path) == ["smoke/nosmooth-resnet20: no longer a reference run (delete it)"]
+
+
+def test_a_study_is_registered_once_and_must_be_a_study(toy_study):
+    with pytest.raises(ValueError, match="'nosmooth' is registered twice"):
+        study_registry.register_study(toy_study)
+    with pytest.raises(TypeError, match="takes a Study, got dict"):
+        study_registry.register_study({"kind": "x"})
+    with pytest.raises(ValueError, match="unknown study 'nosmoth'; valid: chapter, side"):
+        get_study("nosmoth")
+
+
 def test_the_registry_has_forgotten_the_toy():
     assert "tiny_resnet" not in list_models() and "tiny_resnet_adamw" not in list_models()
+    assert "nosmooth" not in [s.kind for s in list_studies()]

@@ -1,4 +1,4 @@
-"""The package's imports point one way only: storage, models, data -> training -> analysis,
+"""The package's imports point one way only: settings, storage, models, data -> training -> analysis,
 experiments -> runs -> book -> cli (README, *Layout*). Read from the source, imports inside
 functions included."""
 
@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cnnbook"
 LAYERS = {
     "models": 0,
     "storage": 0,
+    "settings": 0,
     "data": 1,
     "training": 2,
     "analysis": 3,

@@ -21,6 +21,9 @@ from cnnbook.runs.reference import (
     stale_references,
 )
 from cnnbook.runs.reproduce import reproduce
+from cnnbook.runs.studies.aux import AUX_OFF, AUX_ON
+from cnnbook.runs.studies.chapter import CHAPTER
+from cnnbook.runs.studies.side import SIDE
 from cnnbook.training.history import History
 from cnnbook.training.recipe import Recipe
 
@@ -56,10 +59,26 @@ def test_fingerprint_changes_with_everything_that_decides_a_run():
         fingerprint("resnet20", Recipe(epochs=4), 0),
         fingerprint("resnet32", Recipe(epochs=3), 0),
         fingerprint("resnet20", Recipe(epochs=3), 1),
-        fingerprint("resnet20", Recipe(epochs=3), 0, num_classes=6),
+        fingerprint("resnet20", Recipe(epochs=3), 0, {"num_classes": 6}),
         fingerprint("resnet20", Recipe(epochs=3, precision="fp32"), 0),
     ]
     assert len({base, *others}) == 6
+
+
+def test_the_architecture_behind_a_fingerprint_is_built_once_per_model_and_builder(monkeypatch):
+    from cnnbook.runs import fingerprint as fingerprint_module
+
+    built = []
+    real = fingerprint_module.build_model
+    monkeypatch.setattr(fingerprint_module, "build_model", lambda *args: built.append(args) or real(*args))
+    fingerprint_module._signature.cache_clear()
+    for seed in range(3):
+        fingerprint("resnet32", Recipe(epochs=3), seed)
+    assert built == [("resnet32", {})]
+    assert fingerprint("resnet32", Recipe(epochs=3), 0, {"num_classes": 6}) != fingerprint(
+        "resnet32", Recipe(epochs=3), 0
+    )
+    assert built == [("resnet32", {}), ("resnet32", {"num_classes": 6})]
 
 
 def test_reference_set_has_chapter_side_and_transfer_runs():
@@ -89,13 +108,14 @@ def test_only_selects_run_ids_or_whole_kinds():
 
 def test_side_runs_are_fp32_and_chapter_runs_use_the_default_precision():
     specs = reference_runs(get_budget("quick"))
-    assert {s.recipe.precision for s in specs if s.kind == "side"} == {"fp32"}
-    assert {s.recipe.precision for s in specs if s.kind == "chapter"} == {"auto"}
+    assert {s.recipe.precision for s in specs if s.study is SIDE} == {"fp32"}
+    assert {s.recipe.precision for s in specs if s.study is CHAPTER} == {"auto"}
 
 
 def test_the_auxiliary_classifier_runs_differ_only_in_their_heads(cifar, tmp_path):
-    on, off = (s for s in reference_runs(get_budget("smoke")) if s.kind.startswith("aux") and s.seed == 0)
-    assert (on.extra, off.extra) == ({"aux_logits": True}, {"aux_logits": False}) and on.recipe == off.recipe
+    on, off = (s for s in reference_runs(get_budget("smoke")) if s.study in (AUX_ON, AUX_OFF) and s.seed == 0)
+    assert (on.builder, off.builder) == ({"aux_logits": True}, {"aux_logits": False}) and on.recipe == off.recipe
+    assert on.settings == off.settings == {}
     assert on.recipe.precision == "fp32" and on.fingerprint() != off.fingerprint()
     reproduce("smoke", [on.run_id], results=tmp_path, progress=False)
     ref = load_reference(on.run_id, "smoke", results=tmp_path)
@@ -110,6 +130,10 @@ def test_reproduce_writes_history_checkpoint_and_provenance(cifar, tmp_path):
     assert prov["budget"] == "smoke" and prov["dataset_variant"] == cifar.variant
     assert prov["seed"] == 0 and prov["torch"] and prov["wall_minutes"] >= 0 and prov["precision"] == "fp32"
     assert prov["recipe"] == get_budget("smoke").side.with_(precision="fp32").as_dict()
+    resolved = prov["settings"]  # every setting of the run in one dict
+    assert (resolved["recipe"], resolved["seed"], resolved["precision"]) == (prov["recipe"], 0, "fp32")
+    assert resolved["run"] == {"model": "resnet20", "kind": "side", "builder": {}, "settings": {}}
+    assert resolved["environment"]["runs"]["from"] == "CNNBOOK_RUNS"  # set by conftest
     assert len(ref.history) == get_budget("smoke").side.epochs and 0 <= ref.test["accuracy"] <= 1
     assert ref.model()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
     assert not (tmp_path / "smoke" / "side-resnet20" / "resume.pt").exists()

@@ -12,6 +12,7 @@ from cnnbook.training.evaluation import evaluate_with_flip, per_class_accuracy
 from cnnbook.training.history import DETERMINISTIC_KEYS
 from cnnbook.training.loop import TrainingDiverged, fit
 from cnnbook.training.optim import make_scheduler
+from cnnbook.training.recipe import Recipe, RecipeError, check_value
 
 RECIPE_FIELDS = {f.name for f in fields(cnnbook.Recipe)}
 
@@ -117,6 +118,27 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tiny
 def test_bad_training_settings_are_rejected(tiny_split, kw, message):
     with pytest.raises(ValueError, match=message):
         small_run(tiny_split, **kw)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("epochs", 0), ("epochs", True), ("subset", 0), ("batch_size", 2.5), ("lr", 0), ("lr", True), ("small_size", 4)],
+)
+def test_one_rule_per_recipe_value_for_recipes_parameters_and_options(field, value):
+    with pytest.raises(RecipeError) as made:
+        Recipe(**{"epochs": 2, field: value})
+    with pytest.raises(RecipeError) as checked:
+        check_value(field, value)  # what a parameters cell or a command-line option checks before a recipe exists
+    assert (made.value.field, made.value.value) == (checked.value.field, checked.value.value) == (field, value)
+    assert str(made.value.named("--x")).startswith(f"--x = {value!r}: must be ")
+
+
+def test_a_batch_must_fit_the_training_images():
+    for batch, images in ((1, 100), (101, 100)):
+        with pytest.raises(RecipeError) as err:
+            Recipe(epochs=1, batch_size=batch).check_trains_on(images)
+        assert (err.value.field, err.value.value) == ("batch_size", batch)
+    Recipe(epochs=1, batch_size=100).check_trains_on(100)
 
 
 def test_small_epochs_train_on_scaled_down_images_then_full_size(tiny_split):

@@ -61,7 +61,7 @@ def test_train_true_trains_again_and_replaces_your_run(small, cfg):
 
 
 def test_side_runs_and_the_transfer_experiment_are_kept_as_your_runs(small, monkeypatch, capsys):
-    """Both decide through chapter.choose: trained once, shown again from your runs folder."""
+    """Both decide through choice.choose: trained once, shown again from your runs folder."""
     cfg = get_budget("smoke")  # no stored reference at smoke: both train here
     side = chapter.side_runs(("plain20",), cfg, small, "cpu")
     rows, source = chapter.class_transfer_experiment(cfg, small, "cpu")

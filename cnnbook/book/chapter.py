@@ -1,155 +1,38 @@
 """What every chapter does: resolve the budget, load the data, then show a stored reference run when
-one matches what the chapter would train, or train live with its curves drawn as it goes."""
+one matches what the chapter would train, or train live with its curves drawn as it goes.
+
+The jobs are apart: :mod:`.choice` decides which run to show, :func:`obtain` acts on that
+(training the run here when it must), :mod:`.shown` is the run as a page shows it, :mod:`.log`
+the build log and progress bars. The functions below are what the notebooks call.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-
 import torch
 from IPython.display import display
-from torch import nn
 
-from ..analysis.spread import Spread
-from ..data import CIFAR10, Split, load_cifar10
+from ..data import CIFAR10, load_cifar10
 from ..experiments import class_transfer
-from ..models import count_parameters, list_models, model_meta
+from ..models import list_models, model_meta
 from ..runs import yours
 from ..runs.budgets import Budget, get_budget
-from ..runs.record import RunRecord
-from ..runs.reference import (
-    AUX_KINDS,
-    SIDE_PRECISION,
-    TRANSFER_MODEL,
-    RunSpec,
-    best_trained,
-    matching_reference,
-    reference_runs,
-    source_model_runs,
-    with_other_seeds,
-)
-from ..storage import write_json
+from ..runs.reference import RunSpec, source_model_runs
+from ..runs.studies.aux import AUX_MODEL, AUX_OFF, AUX_ON
+from ..runs.studies.chapter import CHAPTER
+from ..runs.studies.side import SIDE
+from ..runs.studies.transfer import TRANSFER, TRANSFER_MODEL
 from ..training.device import default_device, resolve_precision
-from ..training.evaluation import evaluate, evaluate_with_flip, predict
-from ..training.history import History
-from ..training.loop import progress_bar
-from ..training.recipe import Recipe, recipe_for
+from ..training.recipe import RecipeError, recipe_for
+from .choice import Choice, budget_showing_most, choose
+from .log import build_log, epoch_log
+from .log import progress as progress  # re-exported: cnnbook.progress
 from .notice import Provenance
+from .shown import ChapterRun, stored_run, your_run
+from .shown import record_result as record_result  # re-exported: what a notebook's RESULT_FILE is written with
 from .viz import LivePlot
 
-
-@dataclass
-class ChapterRun:
-    """A trained model as a chapter shows it: from a stored reference run or trained on the page."""
-
-    spec: RunSpec  # which run: model, recipe, seed
-    budget: str
-    model: nn.Module
-    history: History
-    minutes: float
-    source: str  # e.g. "reference run (quick, AMD EPYC, bf16, 16.1 min)" or "your run (smoke, cpu, 0.4 min)"
-    reference: RunRecord | None = None
-    seeds: list[History] = field(default_factory=list)  # every seed's history (stored, or this run's)
-    seed_tests: list[float] = field(default_factory=list)  # the stored seeds' test accuracies
-    folder: Path | None = None  # where your run is kept (cnnbook.runs.yours); None for a stored reference
-
-    def __post_init__(self) -> None:
-        self.seeds = self.seeds or [self.history]
-
-    @property
-    def name(self) -> str:
-        """The registry name of the run's model, e.g. ``"resnet20"``."""
-        return self.spec.model
-
-    def for_figures(self, reference: bool = False) -> tuple[nn.Module, str]:
-        """The model the chapter's figures show, with its label: the run shown above (yours, if you
-        trained it), or with ``reference=True`` a stored reference of the same run that trained longer."""
-        if self.reference is not None or not reference:
-            return self.model, self.source
-        model, label = best_trained(self.model, self.history, self.spec.run_id, self.budget)
-        return model, (self.source if model is self.model else label)
-
-    def evaluate_and_record(self, data: CIFAR10, result_file: str | None = None, predictions: bool = False) -> dict:
-        """Evaluate the model on the test set, single view and with its mirror image
-        (:func:`~cnnbook.training.evaluation.evaluate_with_flip`, with ``predictions``), say in two lines
-        which run it is and how it did, and write the result to ``result_file`` (a notebook's
-        ``RESULT_FILE``, set by ``make sweep``)."""
-        parameters = count_parameters(self.model)
-        print(f"{self.name}: {parameters:,} parameters, {len(self.history)} epochs on "
-              f"{len(data.train):,} images: {self.source}", flush=True)  # fmt: skip
-        test = evaluate_with_flip(self.model, data.test, predictions=predictions)
-        print(
-            f"  accuracy on the {len(data.test):,} held-out test images: {test['accuracy']:.1%}, "
-            f"{test['flip_accuracy']:.1%} averaged with each image's mirror image"
-        )
-        record_result(
-            result_file,
-            model=self.name,
-            budget=self.budget,
-            epochs=len(self.history),
-            train_images=len(data.train),
-            parameters=parameters,
-            minutes=round(self.minutes, 2),
-            final_train_loss=round(self.history.last["train_loss"], 4),
-            test_accuracy=round(test["accuracy"], 4),
-            flip_test_accuracy=round(test["flip_accuracy"], 4),
-        )
-        if self.folder is not None:
-            yours.record_test(self.folder, test)
-        return test
-
-    def seed_accuracies(self, test: Split) -> list[float]:
-        """Test accuracy at every seed shown: the stored seeds' own, or this run's (:meth:`test_accuracy`)."""
-        return self.seed_tests or [self.test_accuracy(test)]
-
-    def accuracy(self, test: Split) -> Spread:
-        """Test accuracy at every seed shown (:meth:`seed_accuracies`), with the shown seed's result on
-        each image of ``test`` where it is known, so that two runs compare image by image."""
-        return Spread.of(self.seed_accuracies(test), self.correct(test))
-
-    def correct(self, test: Split) -> list[bool] | None:
-        """Whether the shown seed classifies each image of ``test`` correctly: a stored run's stored
-        predictions (None if it has none for these images), else measured here."""
-        if self.reference is not None:
-            correct = self.reference.correct
-            return correct if correct is not None and len(correct) == len(test) else None
-        return (predict(self.model, test) == test.labels.cpu()).tolist()
-
-    def test_accuracy(self, test: Split) -> float:
-        """Test accuracy: a stored run's own, measured on its budget's test set when it was made
-        (the ``test`` split of a chapter at that budget), else measured here on ``test``."""
-        if self.reference is not None:
-            return self.reference.test["accuracy"]
-        return evaluate(self.model, test)["accuracy"]
-
-
-def record_result(path: str | None, **values) -> None:
-    """Write ``values`` as JSON to ``path`` (a notebook's ``RESULT_FILE``, which ``sweep`` gathers);
-    nothing when ``path`` is None."""
-    if path is not None:
-        write_json(path, values)
-
-
-def progress(items, what: str):
-    """``items`` one by one, with a progress bar in a live kernel that names the current one, and each
-    step in a book build's log; no bar on the static pages (``TQDM_DISABLE``, which ``make book`` sets)."""
-    items = list(items)
-    bar = progress_bar(len(items), what, enabled=True, unit="it")
-    for item in items:
-        build_log(f"{what}: {item}")
-        bar.set_postfix_str(str(item))
-        yield item
-        bar.update()
-    bar.close()
-
-
-def build_log(message: str) -> None:
-    """Tell the terminal of a book build what runs now: ``make book`` sets ``CNNBOOK_BUILD_LOG`` to a
-    file it shows as it grows (the kernel's own output would land on the page)."""
-    if path := os.environ.get("CNNBOOK_BUILD_LOG"):
-        with open(path, "a") as log:
-            log.write(f"    cnnbook: {message}\n")
+# The parameters cell's names for the recipe values a chapter lets the learner set.
+PARAMETER_NAMES = {"epochs": "EPOCHS", "subset": "SUBSET", "batch_size": "BATCH_SIZE", "lr": "LR"}
 
 
 def start_chapter(
@@ -157,16 +40,22 @@ def start_chapter(
 ) -> tuple[Budget, CIFAR10, torch.device]:
     """The budget (its chapter recipe with the notebook's non-None ``overrides``), CIFAR-10 at its
     sizes, and the device. ``model`` is checked against the chapter's model ``family`` (the
-    ``chapter`` of its ``model_meta``, e.g. ``"resnet"``) before anything runs."""
+    ``chapter`` of its ``model_meta``, e.g. ``"resnet"``) and the overrides by the recipe's own rules
+    before anything runs; an error names the parameter as the learner wrote it (``EPOCHS = 0``)."""
     if model is not None:
         check_chapter_model(model, family)
-    check_overrides(overrides)
-    cfg = get_budget(budget, **overrides)
+    try:
+        cfg = get_budget(budget, **overrides)
+    except RecipeError as exc:
+        raise (exc.named(PARAMETER_NAMES.get(exc.field, exc.field)) if exc.field in overrides else exc) from None
     device = default_device()
     build_log(f"budget {cfg.name!r}: loading CIFAR-10")
     recipe = cfg.chapter
     data = load_cifar10(subset=recipe.subset, val_subset=cfg.val_subset, test_subset=cfg.test_subset, seed=seed)
-    check_batch(recipe, len(data.train))
+    try:
+        recipe.check_trains_on(len(data.train))
+    except RecipeError as exc:
+        raise exc.named(PARAMETER_NAMES[exc.field]) from None
     print(
         f"budget {cfg.name!r}: {recipe.epochs} epoch(s) on {len(data.train):,} images, batch {recipe.batch_size}, "
         f"peak lr {recipe.lr}"
@@ -176,24 +65,6 @@ def start_chapter(
         f"{len(data.test):,} test images; {device} ({resolve_precision(recipe.precision, device)})"
     )
     return cfg, data, device
-
-
-# The parameters cell's names for the recipe values a chapter lets the learner set.
-PARAMETER_NAMES = {"epochs": "EPOCHS", "subset": "SUBSET", "batch_size": "BATCH_SIZE", "lr": "LR"}
-
-
-def check_overrides(overrides: dict) -> None:
-    """A one-line error naming the parameter as the learner wrote it (``EPOCHS = 0``), before the
-    recipe built from it could complain about a value the learner never set."""
-    for key, value in overrides.items():
-        name = PARAMETER_NAMES.get(key, key)
-        if value is None:
-            continue
-        if key == "lr":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-                raise ValueError(f"{name} = {value!r}: the peak learning rate must be a positive number, or None")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} = {value!r}: must be a positive whole number, or None for the budget's value")
 
 
 def check_chapter_model(model: str, family: str | None) -> None:
@@ -206,64 +77,43 @@ def check_chapter_model(model: str, family: str | None) -> None:
         )
 
 
-def check_batch(recipe: Recipe, images: int) -> None:
-    """A one-line error for batch sizes that cannot train on ``images`` images."""
-    if recipe.batch_size < 2:
-        raise ValueError(f"BATCH_SIZE {recipe.batch_size}: batch normalisation needs at least 2 images per batch")
-    if recipe.batch_size > images:
-        raise ValueError(
-            f"BATCH_SIZE {recipe.batch_size} is larger than the {images:,} training images: every epoch would "
-            "skip them all (incomplete batches are dropped); lower BATCH_SIZE or raise SUBSET"
-        )
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a chapter does for one run: show your own run, show the stored reference run, or train."""
-
-    shown: RunRecord | None  # the run to show; None: train it here
-    yours: bool  # ``shown`` is your run (cnnbook.runs.yours), not a stored reference
-    why: str  # the reference's summary, or why the run trains ("TRAIN = True", or why no reference matches)
-    reference: RunRecord | None  # the matching stored reference run, drawn beside yours
-
-
-def choose(spec: RunSpec, budget: str, train: bool = False, train_name: str = "TRAIN") -> Choice:
-    """Unless ``train``: your own run of exactly ``spec`` if you trained one, else the stored
-    reference run that matches it; with neither (or ``train``, the parameter ``train_name``), train it
-    here. The one place the chapters, their side experiments and the transfer experiment decide this."""
-    reference, why = matching_reference(spec, budget)
-    if train:
-        return Choice(None, False, f"{train_name} = True", reference)
-    kept = yours.find(spec, budget)
-    if kept is not None:
-        return Choice(kept, True, why, reference)
-    return Choice(reference, False, why, reference)
+def obtain(spec: RunSpec, choice: Choice, cfg: Budget, data: CIFAR10, device: torch.device, callbacks=()) -> ChapterRun:
+    """The run ``choice`` decided on: your run, the stored reference run (with its other stored seeds),
+    or, when it shows neither, ``spec`` trained here (resuming an interrupted run, ``fit`` calling
+    ``callbacks`` after every epoch) and kept as your run."""
+    if choice.yours:
+        return your_run(spec, choice.shown, device)
+    if choice.shown is not None:
+        return stored_run(spec, choice.shown, cfg, device)
+    model, record = yours.train(spec, cfg.name, data, device=device, callbacks=list(callbacks))
+    return your_run(spec, record, device, model)
 
 
 def train_chapter_model(
     name: str, cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> ChapterRun:
-    """The chapter's model (:func:`choose`): your run, or the stored reference run, or trained here
-    (resuming an interrupted run) with its curves drawn live beside the reference, and kept as your run."""
-    spec = RunSpec(name, "chapter", cfg.chapter, seed=seed)
+    """The chapter's model (:func:`~cnnbook.book.choice.choose`): your run, or the stored reference run,
+    or trained here (resuming an interrupted run) with its curves drawn live beside the reference, and
+    kept as your run."""
+    spec = CHAPTER.spec(name, cfg, seed)
     choice = choose(spec, cfg.name, train)
     reference = choice.reference
     others = {"reference run": reference.history} if reference is not None else {}
     small = recipe_for(name, cfg.chapter).small_epochs  # shaded on the curves
-    if choice.yours:
-        run = _from_yours(spec, choice.shown, device)
-        print(f"Showing {run.source}. Set TRAIN = True to train it again.")
-        build_log(f"{name}: showing your run")
-        LivePlot("your run", others, title=f"{name}: your run, epoch by epoch", small_epochs=small)(run.history)
-        return run
     if choice.shown is not None:
-        print(f"Showing the stored reference run of {name} ({len(reference.history)} epochs, budget {cfg.name!r}). "
-              "Set TRAIN = True to train it here instead.")  # fmt: skip
-        display(Provenance(reference.provenance))
-        build_log(f"{name}: showing the stored reference run")
-        title = f"{name}: the stored reference run, epoch by epoch"
-        LivePlot("reference run", title=title, small_epochs=small)(reference.history)
-        return _from_reference(spec, reference, device)
+        run = obtain(spec, choice, cfg, data, device)
+        if choice.yours:
+            print(f"Showing {run.source}. Set TRAIN = True to train it again.")
+            build_log(f"{name}: showing your run")
+            LivePlot("your run", others, title=f"{name}: your run, epoch by epoch", small_epochs=small)(run.history)
+        else:
+            print(f"Showing the stored reference run of {name} ({len(run.history)} epochs, budget {cfg.name!r}). "
+                  "Set TRAIN = True to train it here instead.")  # fmt: skip
+            display(Provenance(run.reference.provenance))
+            build_log(f"{name}: showing the stored reference run")
+            title = f"{name}: the stored reference run, epoch by epoch"
+            LivePlot("reference run", title=title, small_epochs=small)(run.history)
+        return run
     done = yours.unfinished_epochs(spec, cfg.name)
     resuming = f"; resuming your interrupted run after epoch {done}" if done else ""
     print(f"Training {name} here ({choice.why}{resuming}).")
@@ -273,17 +123,14 @@ def train_chapter_model(
         title=f"{name}: your run (updated every epoch)" + (" and the reference run" if reference else ""),
         small_epochs=small,
     )
-    callbacks = [live, _epoch_log(name, cfg.chapter.epochs)]
-    model, record = yours.train(spec, cfg.name, data, device=device, callbacks=callbacks)
-    return _from_yours(spec, record, device, model)
+    return obtain(spec, choice, cfg, data, device, callbacks=[live, epoch_log(name, cfg.chapter.epochs)])
 
 
 def side_runs(
     models: tuple[str, ...], cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> dict[str, ChapterRun]:
     """The side experiment's runs (the side recipe, fp32) of ``models``, by model (:func:`shown_runs`)."""
-    recipe = cfg.side.with_(precision=SIDE_PRECISION)
-    return shown_runs({name: RunSpec(name, "side", recipe, seed=seed) for name in models}, cfg, data, device, train)
+    return shown_runs({name: SIDE.spec(name, cfg, seed) for name in models}, cfg, data, device, train)
 
 
 def aux_runs(
@@ -291,8 +138,8 @@ def aux_runs(
 ) -> dict[str, ChapterRun]:
     """Chapter 2's auxiliary-classifier study (the ablation recipe): the chapter's GoogLeNet trained
     with its auxiliary classifiers (``"with"``) and without (``"without"``), as :func:`shown_runs` decides."""
-    specs = {s.kind: replace(s, seed=seed) for s in reference_runs(cfg) if s.kind in AUX_KINDS and s.seed == 0}
-    return shown_runs({"with": specs["aux-on"], "without": specs["aux-off"]}, cfg, data, device, train)
+    specs = {study.label: study.spec(AUX_MODEL, cfg, seed) for study in (AUX_ON, AUX_OFF)}
+    return shown_runs(specs, cfg, data, device, train)
 
 
 def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool = False) -> dict[str, ChapterRun]:
@@ -301,10 +148,8 @@ def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool 
     here only with ``train``: each takes an hour or more on a CPU. Without ``train``, the runs stored at
     ``cfg``'s budget or at ``full`` (a GPU's budget, more epochs), whichever holds more of the pair, ``full``
     on a tie of stored runs; a line says how to make the ones missing."""
-    budget = cfg
-    if not train:
-        budget = max((cfg, get_budget("full")), key=_pair_rank)
-    specs = dict(zip(("chapter recipe", "textbook recipe"), source_model_runs(budget)))
+    budget = cfg if train else budget_showing_most(source_model_runs, [cfg, get_budget("full")])
+    specs = {spec.study.label: spec for spec in source_model_runs(budget)}
     runs = shown_runs(specs, budget, data, device, train, train_missing=train, train_name="TRAIN_RESNET18")
     if missing := " ".join(s.run_id for name, s in specs.items() if name not in runs):
         print(
@@ -313,13 +158,6 @@ def resnet18_runs(cfg: Budget, data: CIFAR10, device: torch.device, train: bool 
             f"minutes on a GPU), or set TRAIN_RESNET18 = True to train both here at budget {cfg.name!r}."
         )
     return runs
-
-
-def _pair_rank(budget: Budget) -> tuple[int, bool]:
-    """How a budget ranks for showing the ResNet-18 pair: runs of it a page can show without training
-    (yours or stored), then, on a tie of stored runs, ``full``'s longer training first."""
-    shown = sum(choose(spec, budget.name).shown is not None for spec in source_model_runs(budget))
-    return shown, shown > 0 and budget.name == "full"
 
 
 def shown_runs(
@@ -331,32 +169,28 @@ def shown_runs(
     train_missing: bool = True,
     train_name: str = "TRAIN",
 ) -> dict[str, ChapterRun]:
-    """The runs ``specs`` (by name), each as :func:`choose` decides: your runs, stored ones (with their other
-    seeds' histories and test accuracies), the rest trained here and kept as your runs (left out unless
-    ``train_missing``). Says in one line which, by run id (the name ``python -m cnnbook reproduce --only``
-    takes), and which parameter (``train_name``) trains them again."""
-    runs, stored, kept, trained, why_not = {}, {}, [], [], ""
+    """The runs ``specs`` (by name), each as :func:`~cnnbook.book.choice.choose` decides and :func:`obtain`
+    makes it: your runs, stored ones (with their other seeds' histories and test accuracies), the rest
+    trained here and kept as your runs (left out unless ``train_missing``). Says in one line which, by run
+    id (the name ``python -m cnnbook reproduce --only`` takes), and which parameter (``train_name``) trains
+    them again."""
+    runs, kept, trained, why_not = {}, [], [], ""
     for name, spec in specs.items():
         choice = choose(spec, cfg.name, train, train_name)
-        if choice.yours:
-            runs[name] = _from_yours(spec, choice.shown, device)
-            kept.append(spec.run_id)
-        elif choice.shown is not None:
-            runs[name] = _from_reference(spec, choice.shown, device)
-            seeds = with_other_seeds(choice.shown, spec, cfg)
-            runs[name].seeds = [r.history for r in seeds]
-            runs[name].seed_tests = [r.test["accuracy"] for r in seeds]
-            stored[name] = choice.shown
-        elif train_missing:
+        if choice.shown is None:
+            if not train_missing:
+                continue
             why_not = why_not or choice.why
             build_log(f"{spec.run_id}: training it ({spec.recipe.epochs} epochs)")
-            print(f"training {spec.run_id} ({spec.recipe.epochs} epochs)", flush=True)
-            model, record = yours.train(spec, cfg.name, data, device=device)  # a bar per epoch, a line after it
-            runs[name] = _from_yours(spec, record, device, model)
+            print(f"training {spec.run_id} ({spec.recipe.epochs} epochs)", flush=True)  # a bar per epoch, a line after
             trained.append(spec.run_id)
+        elif choice.yours:
+            kept.append(spec.run_id)
+        runs[name] = obtain(spec, choice, cfg, data, device)
+    stored = {name: run for name, run in runs.items() if run.reference is not None}
     if stored:
-        first = next(iter(stored.values()))
-        p, seeds = first.provenance, min(len(runs[name].seeds) for name in stored)
+        first = next(iter(stored.values())).reference
+        p, seeds = first.provenance, min(len(run.seeds) for run in stored.values())
         print(
             f"Showing stored runs of {', '.join(specs[name].run_id for name in stored)} ({len(first.history)} "
             f"epochs, {seeds} seed{'s' * (seeds > 1)} each, budget {cfg.name!r}); set {train_name} = True to train "
@@ -374,62 +208,29 @@ def class_transfer_experiment(
     cfg: Budget, data: CIFAR10, device: torch.device, seed: int = 0, train: bool = False
 ) -> tuple[list[dict], str]:
     """The rows of :func:`cnnbook.experiments.class_transfer.compare` (frozen, fine-tune, scratch) and a line saying
-    which run they come from (:func:`choose`: your run, the stored transfer run, or one made here and kept
-    as your run). Each row also holds ``seeds`` (the learner's test accuracy at every stored seed, or
+    which run they come from (:func:`~cnnbook.book.choice.choose`: your run, the stored transfer run, or one made
+    here and kept as your run). Each row also holds ``seeds`` (the learner's test accuracy at every stored seed, or
     this run's alone) and ``test images`` (the target classes' test images it was measured on)."""
-    spec = replace(next(s for s in reference_runs(cfg) if s.kind == "transfer"), seed=seed)
+    spec = TRANSFER.spec(TRANSFER_MODEL, cfg, seed)
     choice = choose(spec, cfg.name, train)
     test_images = len(class_transfer.classes_of(data.test, class_transfer.TARGET_CLASSES))
-    if choice.shown is not None and not choice.yours:
-        build_log("class transfer: showing the stored run")
-        runs = with_other_seeds(choice.shown, spec, cfg)
-        seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-        source = f"stored run ({seeds}, budget {cfg.name!r}); set TRAIN = True to run it here"
-        display(Provenance(choice.shown.provenance))
-    elif choice.yours:
-        build_log("class transfer: showing your run")
-        runs = [choice.shown]
-        source = f"{_your_source(choice.shown)}; set TRAIN = True to run it again"
-    else:
+    if choice.shown is None:
         build_log(f"class transfer: pretraining {TRANSFER_MODEL} on six classes ({spec.recipe.epochs} epochs)")
         print(f"class transfer: pretraining {TRANSFER_MODEL} on six classes, then frozen features, fine-tuning "
               f"and from scratch on the four other classes ({spec.recipe.epochs} epochs)", flush=True)  # fmt: skip
-        _, record = yours.train(spec, cfg.name, data, device=device)  # each epoch and few-shot step shown
-        runs = [record]
-        p = record.provenance
-        source = f"this run ({cfg.name}, {device}, {p['wall_minutes']:.1f} min; {choice.why}), kept as your run"
+    run = obtain(spec, choice, cfg, data, device)  # training: each epoch and few-shot step shown
+    if choice.shown is None:
+        source = f"this run ({cfg.name}, {device}, {run.minutes:.1f} min; {choice.why}), kept as your run"
+    elif choice.yours:
+        build_log("class transfer: showing your run")
+        source = f"{run.source}; set TRAIN = True to run it again"
+    else:
+        build_log("class transfer: showing the stored run")
+        seeds = f"{len(run.records)} seed{'s' * (len(run.records) > 1)}"
+        source = f"stored run ({seeds}, budget {cfg.name!r}); set TRAIN = True to run it here"
+        display(Provenance(run.records[0].provenance))
     rows = [
-        {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in runs], "test images": test_images}
-        for i, row in enumerate(runs[0].extra["few_shot"])
+        {**row, "seeds": [r.extra["few_shot"][i]["test accuracy"] for r in run.records], "test images": test_images}
+        for i, row in enumerate(run.records[0].extra["few_shot"])
     ]
     return rows, source
-
-
-def _from_reference(spec: RunSpec, reference: RunRecord, device: torch.device) -> ChapterRun:
-    p = reference.provenance
-    source = f"reference run ({p['budget']}, {p['device_name']}, {p['precision']}, {p['wall_minutes']:.1f} min)"
-    model = reference.model(device)
-    return ChapterRun(spec, p["budget"], model, reference.history, p["wall_minutes"], source, reference)
-
-
-def _from_yours(spec: RunSpec, record: RunRecord, device: torch.device, model: nn.Module | None = None) -> ChapterRun:
-    """Your run in ``record`` (``model``: its weights, when it was just trained; else loaded)."""
-    p = record.provenance
-    model = record.model(device) if model is None else model.to(device).eval()
-    return ChapterRun(
-        spec, p["budget"], model, record.history, p["wall_minutes"], _your_source(record), folder=record.path
-    )
-
-
-def _your_source(record: RunRecord) -> str:
-    """How a page names your run: "your run of 3 Dec 14:05 (smoke, cpu, 0.4 min)"."""
-    p = record.provenance
-    return f"your run of {yours.when(p['finished'])} ({p['budget']}, {p['device']}, {p['wall_minutes']:.1f} min)"
-
-
-def _epoch_log(name: str, epochs: int):
-    def callback(history: History) -> bool:
-        build_log(f"{name}: epoch {len(history)}/{epochs} done")
-        return False
-
-    return callback

@@ -38,7 +38,7 @@ MODEL_COLORS = {
     "without": VERMILLION,
     # Chapter 1's two ResNet-18 recipes
     "chapter recipe": BLUE,
-    "source recipe": VERMILLION,
+    "textbook recipe": VERMILLION,
     # Chapter 1's transfer learners
     "frozen": GREEN,
     "fine-tune": BLUE,

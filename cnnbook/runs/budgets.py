@@ -9,11 +9,11 @@ recipe. A budget is made of :class:`~cnnbook.training.recipe.Recipe` values, one
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 
+from .. import settings
 from ..experiments.class_transfer import FewShot
 from ..training.device import default_device
 from ..training.recipe import Recipe
@@ -124,15 +124,13 @@ def default_budget_for(device: torch.device | str) -> tuple[str, str]:
 def default_budget_name() -> str:
     """``CNNBOOK_BUDGET`` if set, else what :func:`default_budget_for` picks for the
     default device: ``full`` on a recent GPU, ``quick`` elsewhere."""
-    env = os.environ.get("CNNBOOK_BUDGET")
-    if env:
-        return env
-    return default_budget_for(default_device())[0]
+    return settings.current().budget or default_budget_for(default_device())[0]
 
 
 def get_budget(name: str | None = None, **overrides) -> Budget:
     """The named budget (default :func:`default_budget_name`), with non-None ``overrides`` of its
-    chapter recipe applied (``epochs``, ``subset``, ``batch_size``, ``lr``, ...)."""
+    chapter recipe applied (``epochs``, ``subset``, ``batch_size``, ``lr``, ...), each checked by the
+    recipe's own rule (a :class:`~cnnbook.training.recipe.RecipeError` naming the field and value)."""
     name = name or default_budget_name()
     if name not in BUDGETS:
         raise ValueError(f"unknown budget {name!r}; valid budgets: {', '.join(BUDGETS)}")

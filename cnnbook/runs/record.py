@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from .. import settings
 from ..data import TRAIN_IMAGES
 from ..models import get_model
 from ..storage import write_bytes, write_json
@@ -71,20 +72,26 @@ class RunRecord:
     def model(self, device: torch.device | str = "cpu"):
         """The run's trained model (eval mode), from the folder's ``checkpoint.pt``."""
         run = self.provenance["run"]
-        model = build_model(run["model"], run.get("extra", {}))
+        model = build_model(run["model"], builder_arguments(run))
         load_checkpoint(self.path / "checkpoint.pt", model)
         return model.to(device).eval()
 
 
-PREDICTIONS = "test_predictions.json"
+# Runs stored before a run recorded its builder arguments apart (provenance ``run.builder``) kept them
+# among its experiment settings (``run.extra``): these keys of it.
+LEGACY_BUILDER_KEYS = ("num_classes", "aux_logits")
 
-# A run's extra settings that are its model builder's keyword arguments (the rest configure the run).
-MODEL_SETTINGS = ("num_classes", "aux_logits")
+
+def builder_arguments(run: dict) -> dict:
+    """The builder arguments of the run a provenance's ``run`` entry describes."""
+    if "builder" in run:
+        return run["builder"]
+    return {k: v for k, v in run.get("extra", {}).items() if k in LEGACY_BUILDER_KEYS}
 
 
-def build_model(model: str, extra: dict):
-    """Registry model ``model`` as a run with the extra settings ``extra`` builds it (:data:`MODEL_SETTINGS`)."""
-    return get_model(model, **{k: v for k, v in extra.items() if k in MODEL_SETTINGS})
+def build_model(model: str, builder: dict | None = None):
+    """Registry model ``model`` built with the keyword arguments ``builder`` (``aux_logits``, ``num_classes``)."""
+    return get_model(model, **(builder or {}))
 
 
 def write_record(out: Path, model: str, history: History, test: dict, about: dict, extra: dict | None = None) -> None:
@@ -92,6 +99,9 @@ def write_record(out: Path, model: str, history: History, test: dict, about: dic
     ``provenance.json``, then ``history.json``."""
     write_json(out / "provenance.json", about)
     write_json(out / "history.json", {"model": model, "test": test, **(extra or {}), **history.to_dict()})
+
+
+PREDICTIONS = "test_predictions.json"
 
 
 def write_predictions(out: Path, predictions: torch.Tensor, labels: torch.Tensor) -> None:
@@ -107,9 +117,7 @@ def read_record(out: Path) -> RunRecord | None:
     record = json.loads((out / "history.json").read_text())
     extra = {k: v for k, v in record.items() if k not in ("model", "test", "records")}
     about = json.loads((out / "provenance.json").read_text())
-    recipe = about.get("recipe", {})  # its small-image epochs, shaded on every plot of the run
-    history = History(record["records"], recipe.get("small_epochs", 0), recipe.get("small_size", 0))
-    return RunRecord(history, record["test"], about, out, extra)
+    return RunRecord(History(record["records"]), record["test"], about, out, extra)
 
 
 def provenance(
@@ -123,7 +131,21 @@ def provenance(
     **details,
 ) -> dict:
     """Everything needed to say where a number came from (``details``: what the writer adds, such as
-    the run and its fingerprint)."""
+    the run and its fingerprint). ``settings`` holds, in one dict, every setting the run was made
+    with: the run, its budget, recipe, seed, device, number format and threads, and the package's
+    settings (:func:`cnnbook.settings.current`) with where each came from."""
+    precision = resolve_precision(recipe.precision, device)
+    resolved = {
+        "budget": budget,
+        **{k: details[k] for k in ("run", "processes") if k in details},
+        "recipe": recipe.as_dict(),
+        "seed": seed,
+        "device": str(device),
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+        "dataset_variant": variant,
+        "environment": settings.current().as_dict(),
+    }
     return {
         "command": " ".join(["python -m cnnbook", *sys.argv[1:]]),
         "budget": budget,
@@ -135,11 +157,12 @@ def provenance(
         "python": platform.python_version(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
-        "threads": torch.get_num_threads(),
-        "precision": resolve_precision(recipe.precision, device),
+        "threads": resolved["threads"],
+        "precision": precision,
         "wall_minutes": round(seconds / 60, 2),
         "dataset_variant": variant,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": resolved,
     }
 
 

@@ -15,15 +15,14 @@ from pathlib import Path
 
 from torch import nn
 
+from .. import settings
 from ..data import load_cifar10
-from ..experiments import class_transfer
 from ..training.checkpoint import save_checkpoint
 from ..training.device import default_device
-from ..training.evaluation import evaluate, evaluate_with_flip
 from ..training.recipe import recipe_for
 from .budgets import get_budget
 from .record import RunRecord, git_commit, provenance, write_predictions, write_record
-from .reference import RESULTS, RunSpec, select_runs, train_run, user_results
+from .reference import RESULTS, RunSpec, select_runs, train_run
 from .rundir import LOCK, acquire_lock, release_lock
 
 # A run whose float32 weights exceed this many bytes stores them in 16-bit floats: ResNet-18's
@@ -48,7 +47,7 @@ def reproduce(
     """
     cfg = get_budget(budget)
     if results == RESULTS and not os.access(RESULTS, os.W_OK):
-        results = user_results()
+        results = settings.current().results
         print(f"{RESULTS} is not writable (a shared or system install): storing the runs in {results}, "
               "where the chapters find them too", flush=True)  # fmt: skip
     runs = select_runs(cfg, only, seeds, missing, results)
@@ -110,30 +109,23 @@ def train_into(
 ) -> tuple[nn.Module, RunRecord]:
     """Train the run ``spec`` into the folder ``out``, resuming the ``resume.pt`` an interrupted run
     left there; write its run record (:mod:`cnnbook.runs.record`), with ``checkpoint.pt`` if
-    ``weights``, and return it with the trained model. Measures the test set if ``test``; a transfer
-    run always runs its few-shot comparison. ``reproduce`` and your runs (:mod:`cnnbook.runs.yours`)
-    both train this way."""
+    ``weights``, and return it with the trained model. Its study trains it and measures what it
+    measures (:meth:`~cnnbook.runs.studies.Study.results`: the test set if ``test``). ``reproduce``
+    and your runs (:mod:`cnnbook.runs.yours`) both train this way."""
     device = device or default_device()
     options = {"device": device, "checkpoint": out / "resume.pt", "resume": True, **fit_options}
     t0 = time.perf_counter()
-    extra, metrics = {}, {}
-    if spec.kind == "transfer":
-        model, history = class_transfer.pretrain(spec.model, spec.recipe, data, seed=spec.seed, **options)
-        metrics = evaluate(model, class_transfer.classes_of(data.test, class_transfer.SOURCE_CLASSES))
-        settings = class_transfer.FewShot(**spec.extra["few_shot"])
-        extra["few_shot"] = class_transfer.compare(model, spec.model, data, settings, seed=spec.seed, device=device,
-                                                   progress=options.get("progress", True))  # fmt: skip
-    else:
-        model, history = train_run(spec, data, **options)
-        if test:
-            metrics = evaluate_with_flip(model, data.test, precision=spec.recipe.precision, predictions=True)
-            write_predictions(out, metrics.pop("predictions"), data.test.labels)
+    model, history = train_run(spec, data, **options)
+    metrics, extra = spec.study.results(spec, model, data, test=test, device=device,
+                                        progress=options.get("progress", True))  # fmt: skip
+    if "predictions" in metrics:
+        write_predictions(out, metrics.pop("predictions"), data.test.labels)
     seconds = time.perf_counter() - t0
     if weights:
         size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
         save_checkpoint(out / "checkpoint.pt", model, half=size > HALF_WEIGHTS_ABOVE)
     (out / "resume.pt").unlink(missing_ok=True)
-    details = {"run": {"model": spec.model, "kind": spec.kind, "extra": spec.extra}, "fingerprint": spec.fingerprint()}
+    details = {"run": spec.describe(), "fingerprint": spec.fingerprint()}
     where = next(model.parameters()).device
     about = provenance(budget, recipe_for(spec.model, spec.recipe), spec.seed, seconds, data.variant, where, commit,
                        **details)  # fmt: skip

@@ -10,7 +10,6 @@ record (:mod:`cnnbook.runs.record`). The folder is kept under ``CNNBOOK_RUNS_MAX
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,13 +17,13 @@ from pathlib import Path
 
 from torch import nn
 
+from .. import settings
 from ..storage import CheckpointError, safe_load
 from .record import RunRecord, git_commit, read_record, write_record
 from .reference import RunSpec
 from .reproduce import train_into
 
 PACKAGE = Path(__file__).resolve().parents[1]
-DEFAULT_MAX_MB = 500
 
 
 class RunsFolderError(RuntimeError):
@@ -32,10 +31,8 @@ class RunsFolderError(RuntimeError):
 
 
 def runs_dir() -> Path:
-    """Where your runs are kept: ``CNNBOOK_RUNS``, else the per-user data folder."""
-    env = os.environ.get("CNNBOOK_RUNS")
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    folder = Path(env).expanduser() if env else Path(base) / "cnnbook" / "runs"
+    """Where your runs are kept: ``CNNBOOK_RUNS``, else the per-user data folder (:mod:`cnnbook.settings`)."""
+    folder = settings.current().runs
     if folder.resolve().is_relative_to(PACKAGE):
         raise RunsFolderError(
             f"CNNBOOK_RUNS={folder} is inside the cnnbook package, which an update replaces: choose another folder"
@@ -45,12 +42,7 @@ def runs_dir() -> Path:
 
 def max_bytes() -> int:
     """The most disk your runs may use (``CNNBOOK_RUNS_MAX_MB``, default 500 MB)."""
-    value = os.environ.get("CNNBOOK_RUNS_MAX_MB", str(DEFAULT_MAX_MB))
-    try:
-        megabytes = float(value)
-    except ValueError:
-        raise RunsFolderError(f"CNNBOOK_RUNS_MAX_MB={value!r} is not a number of megabytes") from None
-    return int(megabytes * 2**20)
+    return int(settings.current().runs_max_mb * 2**20)
 
 
 def run_path(spec: RunSpec, budget: str) -> Path:

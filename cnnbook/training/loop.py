@@ -9,7 +9,6 @@ recipe's ``precision``).
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import settings
 from ..data import CIFAR10, Split
 from ..models import get_model
 from ..models.inception import InceptionOutputs
@@ -295,8 +295,8 @@ def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "batch
     book build's static pages: `make book` sets TQDM_DISABLE, which tqdm's notebook widget ignores."""
     from tqdm.auto import tqdm
 
-    disabled = not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
-    return tqdm(total=total, desc=desc, leave=False, unit=unit, disable=disabled)
+    shown = enabled and settings.current().progress_bars
+    return tqdm(total=total, desc=desc, leave=False, unit=unit, disable=not shown)
 
 
 def _summary(r: dict, epochs: int) -> str:

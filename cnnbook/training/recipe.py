@@ -14,6 +14,44 @@ from ..models import model_meta
 from .optim import OPTIMIZERS, SCHEDULES
 
 
+class RecipeError(ValueError):
+    """A recipe value out of range: ``field`` and ``value`` name it, ``rule`` says what it must be."""
+
+    def __init__(self, field: str, value, rule: str, message: str | None = None):
+        self.field, self.value, self.rule = field, value, rule
+        super().__init__(message or f"recipe: {field} must be {rule}, got {value!r}")
+
+    def named(self, name: str) -> RecipeError:
+        """The same error, naming the value as the reader wrote it (``EPOCHS = 0``, ``--epochs 0``)."""
+        return RecipeError(self.field, self.value, self.rule, f"{name} = {self.value!r}: must be {self.rule}")
+
+
+def _whole(least: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+
+# What each checked field must be: a test and the words for it. Recipe checks them when it is made;
+# a parameter cell or a command-line option checks one value with check_value before a recipe is built.
+RULES = {
+    "epochs": (_whole(1), "a positive integer"),
+    "subset": (lambda v: v is None or _whole(1)(v), "a positive integer or None"),
+    "batch_size": (_whole(1), "a positive integer"),
+    "lr": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0,
+        "a positive number",
+    ),
+    "small_epochs": (_whole(0), "an integer of at least 0"),
+    "small_size": (_whole(8), "an integer of at least 8"),
+}
+
+
+def check_value(field: str, value) -> None:
+    """Raise :class:`RecipeError` unless ``value`` is a valid ``field`` of a recipe (:data:`RULES`)."""
+    test, rule = RULES[field]
+    if not test(value):
+        raise RecipeError(field, value, rule)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to train: epochs, images (``subset``; None: the whole split), batch, optimiser, schedule,
@@ -34,24 +72,32 @@ class Recipe:
     small_size: int = 24
 
     def __post_init__(self) -> None:
-        for name, least in (("epochs", 1), ("batch_size", 1), ("small_epochs", 0), ("small_size", 8)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                kind = "a positive integer" if least == 1 else f"an integer of at least {least}"
-                raise ValueError(f"recipe: {name} must be {kind}, got {value!r}")
+        for name in RULES:
+            check_value(name, getattr(self, name))
         if self.small_epochs and self.small_epochs >= self.epochs:
-            raise ValueError(
+            raise RecipeError(
+                "small_epochs",
+                self.small_epochs,
+                f"fewer than epochs ({self.epochs})",
                 f"recipe: small_epochs ({self.small_epochs}) must be fewer than epochs ({self.epochs}): "
-                "the last epochs train at full size"
+                "the last epochs train at full size",
             )
-        if self.subset is not None and (not isinstance(self.subset, int) or self.subset < 1):
-            raise ValueError(f"recipe: subset must be a positive integer or None, got {self.subset!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"recipe: lr must be a positive number, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"recipe: unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"recipe: unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+
+    def check_trains_on(self, images: int) -> None:
+        """A :class:`RecipeError` for a batch size that cannot train on ``images`` training images."""
+        if self.batch_size < 2:
+            raise RecipeError("batch_size", self.batch_size, "at least 2: batch normalisation needs 2 images per batch")
+        if self.batch_size > images:
+            raise RecipeError(
+                "batch_size",
+                self.batch_size,
+                f"at most the {images:,} training images: every epoch would skip them all (incomplete "
+                "batches are dropped); lower the batch size or raise the subset",
+            )
 
     def with_(self, **overrides) -> Recipe:
         """This recipe with the non-None ``overrides`` applied (unknown names are an error). New
