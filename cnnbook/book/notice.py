@@ -13,9 +13,11 @@ class Notice:
         self.title, self.text = title, text
 
     def _repr_html_(self) -> str:
+        # its own colours: an output box keeps light-mode text colours in the site's dark mode
+        colours = "color: #1b1f24; background-color: #eef4fb"
         return (
-            f'<div class="admonition note"><p class="admonition-title">{html.escape(self.title)}</p>'
-            f"<p>{html.escape(self.text)}</p></div>"
+            f'<div class="admonition note" style="{colours}"><p class="admonition-title">{html.escape(self.title)}</p>'
+            f'<p style="{colours}">{html.escape(self.text)}</p></div>'
         )
 
     def __repr__(self) -> str:
