@@ -242,7 +242,7 @@ def test_a_second_seed_stores_history_and_provenance_but_no_weights(cifar, tmp_p
         mp.setitem(budgets.BUDGETS, "smoke", two)
         reproduce("smoke", ["side-resnet20"], seeds=[1], results=tmp_path, progress=False)
         folder = tmp_path / "smoke" / "side-resnet20.seed1"
-        assert sorted(p.name for p in folder.iterdir()) == ["history.json", "provenance.json"]
+        assert sorted(p.name for p in folder.iterdir()) == ["history.json", "provenance.json", "test_predictions.json"]
         assert json.loads((folder / "provenance.json").read_text())["seed"] == 1
         spec = next(s for s in reference_runs(two) if s.run_id == "side-resnet20")
         from cnnbook.runs.reference import matching_seeds

@@ -117,7 +117,9 @@ def read_record(out: Path) -> RunRecord | None:
     record = json.loads((out / "history.json").read_text())
     extra = {k: v for k, v in record.items() if k not in ("model", "test", "records")}
     about = json.loads((out / "provenance.json").read_text())
-    return RunRecord(History(record["records"]), record["test"], about, out, extra)
+    recipe = about.get("recipe", {})  # its small-image epochs, shaded on every plot of the run
+    history = History(record["records"], recipe.get("small_epochs", 0), recipe.get("small_size", 0))
+    return RunRecord(history, record["test"], about, out, extra)
 
 
 def provenance(
