@@ -180,3 +180,18 @@ def test_trace_channels_follows_the_growth_through_blocks_and_transitions():
     assert by_name["denseblock1.denselayer1"]["channels out"] == 16
     assert by_name["denseblock3"]["channels out"] == 172
     assert (by_name["transition3"]["channels out"], by_name["transition3"]["maps"]) == (86, "4x4")
+
+
+def test_reads_by_kind_averages_each_kind_of_source_over_the_layers():
+    from cnnbook.models.densenet import reads_by_kind
+
+    nan = float("nan")
+    heat = torch.tensor(  # rows: layers 1-3, then the transition; columns: block input, layers 1-3
+        [[1.0, nan, nan, nan], [0.2, 1.0, nan, nan], [0.4, 0.6, 1.0, nan], [9.0, 9.0, 9.0, 9.0]]
+    )
+    reads = reads_by_kind(heat)
+    assert reads["direct predecessor"] == 1.0  # layers 2 and 3 read layers 1 and 2
+    assert reads["block input"] == pytest.approx(0.3)  # layer 1 (all block input) left out
+    assert reads["layers in between"] == pytest.approx(0.6)  # layer 3 reading layer 1
+    with pytest.raises(ValueError, match="2 layer"):
+        reads_by_kind(heat[:2, :3])

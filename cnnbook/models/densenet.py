@@ -265,6 +265,22 @@ def feature_reuse_by_block(model: DenseNet, fold_bn: bool = False) -> dict[str, 
     return maps
 
 
+def reads_by_kind(heat: torch.Tensor) -> dict[str, float]:
+    """A block's ``feature_reuse`` map condensed over its layers (the transition's row left out): the
+    mean weight with which a layer reads its direct predecessor, the block input, and the layers in
+    between. Layer 1 reads only the block input and counts for none of the three."""
+    n = heat.shape[1] - 1  # layers; row t is layer t + 1, reading sources 0..t
+    if n < 3:
+        raise ValueError(f"a map of {n} layer(s): reads_by_kind needs a block of 3 layers or more")
+    layers = heat[:n]
+    between = [layers[t, s] for t in range(2, n) for s in range(1, t)]
+    return {
+        "direct predecessor": torch.stack([layers[t, t] for t in range(1, n)]).mean().item(),
+        "block input": layers[1:, 0].mean().item(),
+        "layers in between": torch.stack(between).mean().item(),
+    }
+
+
 def trace_channels(model: DenseNet, images: torch.Tensor) -> list[dict]:
     """Channels read and written by the stem, every dense layer, block and transition of ``model``
     on the normalised batch ``images`` (recorded with forward hooks), one dict per module."""
