@@ -29,20 +29,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import cnnbook  # noqa: E402
+from cnnbook.runs.studies.source import SOURCE_RECIPE  # noqa: E402
 
 RECIPES = {
     "book": cnnbook.Recipe(epochs=8),  # --epochs sets the length of its one-cycle schedule
-    "source": cnnbook.Recipe(
-        epochs=1000,  # no schedule: it runs until the time is up
-        batch_size=64,
-        lr=0.001,
-        optimizer="sgd-classic",
-        weight_decay=0.0,
-        label_smoothing=0.0,
-        schedule="constant",
-        augment=False,
-        precision="fp32",
-    ),
+    # the textbook recipe, with no schedule: it runs until the time is up
+    "source": cnnbook.Recipe(epochs=1000, precision="fp32").with_(**SOURCE_RECIPE),
     # the chapters' recipe: 14 epochs, the first 10 on images scaled to 24 px (0.56 of the pixels)
     "quick": cnnbook.get_budget("quick").chapter,
     "quick-before": cnnbook.Recipe(epochs=15),  # the quick recipe until small early epochs: 15 at 32 px
