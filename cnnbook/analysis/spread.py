@@ -137,8 +137,6 @@ class Difference:
         low, high = self.interval()
         return low > 0 or high < 0
 
-    exceeds_noise = resolved  # the name the chapters used first
-
     def verdict(self, scale: float = 100, digits: int = 1) -> str:
         """``"95 % interval 1.1 to 3.1: resolved"`` or ``"... -0.4 to 2.0: not resolved by 3 seeds"``."""
         if self.noise == 0:
